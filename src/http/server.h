@@ -1,0 +1,111 @@
+// HTTP/1.1 server on Boost.Beast/Asio.
+//
+// The server owns sockets, parsing, limits, timeouts, keep-alive, metrics of
+// every request and graceful shutdown. It knows nothing of FHIR: each complete
+// request is handed to a Handler, which runs on a worker thread pool (it may
+// block, e.g. waiting for a durable write) and returns the Response.
+//
+// Requests the server refuses itself (oversized body or headers, malformed
+// HTTP, timeouts) are answered through the ErrorResponder, so that the one
+// place which formats errors (rest/outcome.cc) also formats these.
+//
+// Thread-safety: Start/Stop/Wait from one controlling thread; the Handler is
+// called concurrently from worker threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace gm::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;  // names in lower case
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as received: "/Patient/1?_format=json"
+  std::string path;    // percent-decoded path: "/Patient/1"
+  std::string query;   // raw query string without '?', not decoded
+  Headers headers;
+  std::string body;
+  std::string remote;  // peer address, for logs
+  std::string request_id;  // X-Request-Id if given (sanitised), else generated
+
+  // First value of a header (name in any case), empty if absent.
+  std::string_view Header(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  // A short label for metrics ("read", "search-type", "transaction", ...).
+  std::string interaction = "other";
+
+  void SetHeader(std::string_view name, std::string value);
+};
+
+using Handler = std::function<Response(Request&)>;
+// Builds the response for an error the server detects itself (status, stable code, text).
+using ErrorResponder = std::function<Response(int status, const std::string& code,
+                                              const std::string& text)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: pick a free port
+  size_t io_threads = 2;
+  size_t worker_threads = 16;
+  size_t max_body_bytes = 32u << 20;   // larger: 413
+  size_t max_header_bytes = 64u << 10; // larger: 431
+  std::chrono::milliseconds read_timeout{30000};  // whole request must arrive within this
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive connection idle limit
+  size_t max_connections = 10000;
+};
+
+// Prometheus-style metrics that the server records for every request.
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  void Record(std::string_view interaction, int status, double seconds);
+  // Prometheus text exposition of everything recorded, plus `extra` lines appended.
+  std::string Render(std::string_view extra = {}) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler, ErrorResponder errors);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts serving on background threads. Error if the address cannot be bound.
+  Status Start();
+  // The bound port (useful when options.port was 0). Valid after Start.
+  uint16_t port() const;
+  // Graceful stop: stop accepting, let in-flight requests finish (up to `grace`),
+  // then close every connection. Safe to call from a signal-handling thread.
+  void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
+  // Blocks until Stop has completed.
+  void Wait();
+
+  Metrics& metrics();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gm::http
