@@ -30,7 +30,8 @@ namespace gm::http {
 using Headers = std::vector<std::pair<std::string, std::string>>;  // names in lower case
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
+  std::string method;  // "GET", "POST", ...; a HEAD request arrives as "GET" (the server
+                       // then sends the response's headers without its body)
   std::string target;  // as received: "/Patient/1?_format=json"
   std::string path;    // percent-decoded path: "/Patient/1"
   std::string query;   // raw query string without '?', not decoded
@@ -68,6 +69,9 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30000};  // whole request must arrive within this
   std::chrono::milliseconds idle_timeout{60000};  // keep-alive connection idle limit
   size_t max_connections = 10000;
+  // One info-level spdlog line per request (method, path without query, status, bytes,
+  // duration, request id) on the default logger. Off: no per-request formatting at all.
+  bool log_requests = true;
 };
 
 // Prometheus-style metrics that the server records for every request.
@@ -78,6 +82,9 @@ class Metrics {
   void Record(std::string_view interaction, int status, double seconds);
   // Prometheus text exposition of everything recorded, plus `extra` lines appended.
   std::string Render(std::string_view extra = {}) const;
+  // The gauges the server keeps current: requests in flight, open connections.
+  void AddInFlight(int64_t delta);
+  void AddOpenConnections(int64_t delta);
 
  private:
   struct Impl;

@@ -1,0 +1,178 @@
+// grunnmur: one binary, subcommands. `grunnmur --help` lists them.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "fhir/model.h"
+#include "http/server.h"
+#include "rest/outcome.h"
+#include "rest/service.h"
+#include "search/fhirpath_indexer.h"
+#include "store/store.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+std::string NewUuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
+                static_cast<unsigned>(a & 0xffff), static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+struct ServeArgs {
+  std::string listen = "127.0.0.1:8080";
+  std::string data = "./var";
+  std::string base_url;
+  size_t io_threads = 2;
+  size_t worker_threads = 16;
+  size_t max_body_mib = 32;
+  std::string log_level = "info";
+};
+
+int Serve(const ServeArgs& args) {
+  spdlog::set_level(spdlog::level::from_str(args.log_level));
+  std::string host = args.listen;
+  uint16_t port = 8080;
+  if (size_t colon = args.listen.rfind(':'); colon != std::string::npos) {
+    host = args.listen.substr(0, colon);
+    port = static_cast<uint16_t>(std::stoi(args.listen.substr(colon + 1)));
+  }
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(args.data, ec);
+  if (ec) {
+    spdlog::error("cannot create data directory {}: {}", args.data, ec.message());
+    return 1;
+  }
+
+  // Signals are taken by a dedicated wait below; block them in every thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const gm::fhir::Model& model = gm::fhir::Model::R4();
+  auto store = gm::store::OpenSqlite(gm::store::SqliteOptions{.directory = args.data});
+  if (!store.ok()) {
+    spdlog::error("cannot open the store in {}: {}", args.data, store.status().message());
+    return 1;
+  }
+  gm::search::FhirPathIndexer indexer(model);
+  gm::SystemClock clock;
+
+  gm::http::ServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.io_threads = args.io_threads;
+  options.worker_threads = args.worker_threads;
+  options.max_body_bytes = args.max_body_mib << 20;
+
+  gm::http::Server* server_ptr = nullptr;
+  gm::rest::Options rest_options;
+  rest_options.software_version = kVersion;
+  gm::rest::Service service(
+      gm::rest::Context{**store, model, clock, indexer, NewUuid, rest_options},
+      [&]() -> std::string {
+        std::string extra;
+        if (auto stats = (*store)->Stats(); stats.ok()) {
+          extra += "# TYPE grunnmur_store_resources gauge\ngrunnmur_store_resources " +
+                   std::to_string(stats->resources) + "\n";
+          extra += "# TYPE grunnmur_store_versions gauge\ngrunnmur_store_versions " +
+                   std::to_string(stats->versions) + "\n";
+          extra += "# TYPE grunnmur_store_bytes gauge\ngrunnmur_store_bytes " +
+                   std::to_string(stats->bytes) + "\n";
+        }
+        return server_ptr ? server_ptr->metrics().Render(extra) : extra;
+      });
+  gm::http::Server server(
+      options, [&](gm::http::Request& req) { return service.Handle(req); },
+      [](int status, const std::string& code, const std::string& text) {
+        return gm::rest::HttpErrorResponse(status, code, text);
+      });
+  server_ptr = &server;
+  if (gm::Status st = server.Start(); !st.ok()) {
+    spdlog::error("cannot listen on {}: {}", args.listen, st.message());
+    (*store)->Close();
+    return 1;
+  }
+  // The real base URL (with the bound port) is known only now.
+  std::string base = args.base_url;
+  if (base.empty()) {
+    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    base = "http://" + h + ":" + std::to_string(server.port());
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  rest_options.base_url = base;
+  service.SetOptions(rest_options);
+  service.MarkReady();
+  spdlog::info("grunnmur {} serving FHIR R4 at {} (data in {})", kVersion, base, args.data);
+  std::cout << "listening on " << base << std::endl;
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("signal {} received: finishing in-flight requests", sig);
+  service.SetDraining();
+  server.Stop(std::chrono::seconds(20));
+  server.Wait();
+  (*store)->Close();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"grunnmur — a FHIR R4 server for national e-health infrastructure"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+
+  ServeArgs serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Serve FHIR R4 over HTTP");
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  serve_cmd->add_option("--data", serve.data, "Data directory (the embedded SQLite database)")
+      ->capture_default_str();
+  serve_cmd->add_option("--base-url", serve.base_url,
+                        "Public base URL (default: http://HOST:PORT)");
+  serve_cmd->add_option("--io-threads", serve.io_threads, "Network threads")->capture_default_str();
+  serve_cmd->add_option("--workers", serve.worker_threads, "Request worker threads")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-body-mib", serve.max_body_mib, "Largest request body, MiB")
+      ->capture_default_str();
+  serve_cmd->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::cout << "grunnmur " << kVersion << " (FHIR " << gm::fhir::Model::R4().version() << ")\n";
+  });
+
+  gm::cli::FhirPathArgs fhirpath_args;
+  CLI::App* fp = app.add_subcommand("fhirpath", "Evaluate a FHIRPath expression");
+  fp->add_option("expression", fhirpath_args.expression, "The FHIRPath expression")->required();
+  fp->add_option("--input", fhirpath_args.input, "A JSON resource file (default: standard input)");
+  fp->add_flag("--lines", fhirpath_args.lines, "One result item per line instead of a JSON array");
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve_cmd->parsed()) return Serve(serve);
+  if (fp->parsed()) return gm::cli::RunFhirPath(fhirpath_args);
+  return 0;
+}

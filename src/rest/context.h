@@ -1,0 +1,33 @@
+// What every REST handler works with. Owned by the caller of Service; all
+// members outlive the Service.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/clock.h"
+#include "fhir/model.h"
+#include "search/indexer.h"
+#include "store/store.h"
+
+namespace gm::rest {
+
+struct Options {
+  std::string base_url = "http://127.0.0.1:8080";  // no trailing slash
+  size_t default_count = 50;
+  size_t max_count = 1000;
+  size_t max_transaction_entries = 10000;
+  size_t max_json_depth = 128;
+  std::string software_version = "0.1.0";
+};
+
+struct Context {
+  store::Store& store;
+  const fhir::Model& model;
+  const Clock& clock;
+  const search::Indexer& indexer;
+  std::function<std::string()> new_id;  // server-assigned ids
+  Options options;
+};
+
+}  // namespace gm::rest

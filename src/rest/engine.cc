@@ -1,0 +1,203 @@
+#include "rest/engine.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/time.h"
+#include "fhir/shape.h"
+#include "fhir/validator.h"
+#include "rest/request.h"
+#include "search/query.h"
+
+namespace gm::rest {
+
+namespace {
+
+Status Invalid(std::string code, std::string type, std::string text, std::string expr = {}) {
+  return Status::Error(ErrorCategory::kInvalid, std::move(code), std::move(type), std::move(text),
+                       std::move(expr));
+}
+
+int64_t TruncateToMs(int64_t us) { return us - (((us % 1000) + 1000) % 1000); }
+
+// Fills id and meta and serialises: the bytes that will be stored.
+Result<store::PutRequest> Prepare(const Context& ctx, json::Value& resource,
+                                  const std::string& type, const std::string& id,
+                                  int64_t version, int64_t last_updated_us) {
+  resource.set("id", id);
+  json::Value& meta = resource["meta"];
+  if (!meta.is_object()) meta = json::Value::MakeObject();
+  meta.set("versionId", std::to_string(version));
+  meta.set("lastUpdated", time::FormatInstant(last_updated_us));
+  fhir::Canonicalize(resource, &ctx.model);
+  auto extracted = ctx.indexer.Extract(type, id, resource);
+  if (!extracted.ok()) return extracted.status();
+  store::PutRequest put;
+  put.resource.type = type;
+  put.resource.id = id;
+  put.resource.version = version;
+  put.resource.last_updated_us = last_updated_us;
+  put.resource.json = json::Write(resource);
+  put.index = std::move(extracted->index);
+  put.compartments = std::move(extracted->compartments);
+  return put;
+}
+
+int64_t NextTimestamp(const Context& ctx, const std::optional<store::ResourceVersion>& current) {
+  int64_t now = TruncateToMs(ctx.clock.NowUs());
+  if (current && current->last_updated_us >= now) now = current->last_updated_us + 1000;
+  return now;
+}
+
+}  // namespace
+
+void CanonicalOrder(json::Value& resource) {
+  if (!resource.is_object()) return;
+  auto& members = resource.object();
+  auto rank = [](const std::string& k) {
+    if (k == "resourceType") return 0;
+    if (k == "id") return 1;
+    if (k == "meta") return 2;
+    return 3;
+  };
+  std::stable_sort(members.begin(), members.end(),
+                   [&](const json::Member& a, const json::Member& b) {
+                     return rank(a.first) < rank(b.first);
+                   });
+}
+
+std::optional<int64_t> ParseETag(std::string_view etag) {
+  if (etag.size() >= 2 && etag.substr(0, 2) == "W/") etag.remove_prefix(2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(etag.data(), etag.data() + etag.size(), v);
+  if (ec != std::errc() || p != etag.data() + etag.size() || v < 1) return std::nullopt;
+  return v;
+}
+
+std::string ETagFor(int64_t version) { return "W/\"" + std::to_string(version) + "\""; }
+
+Status ValidateResource(const Context& ctx, const json::Value& resource) {
+  return fhir::ValidateResource(resource, fhir::ValidateOptions{.model = &ctx.model});
+}
+
+Result<json::Value> ParseResource(const Context& ctx, std::string_view body,
+                                  std::string_view expected_type) {
+  if (body.empty()) return Invalid("GM-REST-030", "required", "the request body is empty");
+  auto parsed = json::Parse(body, json::ParseOptions{.max_depth = ctx.options.max_json_depth});
+  if (!parsed.ok()) return parsed.status();
+  json::Value& resource = *parsed;
+  if (!resource.is_object()) {
+    return Invalid("GM-REST-031", "structure", "the body must be a JSON object (a FHIR resource)");
+  }
+  const json::Value* rt = resource.find("resourceType");
+  if (rt == nullptr || !rt->is_string()) {
+    return Invalid("GM-REST-032", "required", "resourceType is missing", "resourceType");
+  }
+  if (!ctx.model.IsResourceType(rt->str())) {
+    return Invalid("GM-REST-033", "not-supported",
+                   "unknown resourceType '" + rt->str().substr(0, 64) + "'", "resourceType");
+  }
+  if (!expected_type.empty() && rt->str() != expected_type) {
+    return Invalid("GM-REST-034", "invalid",
+                   "resourceType '" + rt->str() + "' does not match the URL's type '" +
+                       std::string(expected_type) + "'",
+                   "resourceType");
+  }
+  GM_RETURN_IF_ERROR(ValidateResource(ctx, resource));
+  return std::move(resource);
+}
+
+Result<WriteResult> DoCreate(const Context& ctx, store::Txn& txn, json::Value resource,
+                             const std::string& id) {
+  std::string type(resource.get_string("resourceType"));
+  auto current = txn.Current(type, id);
+  if (!current.ok()) return current.status();
+  if (current->has_value()) {
+    return Status::Error(ErrorCategory::kConflict, "GM-REST-040", "duplicate",
+                         "a resource with this id already exists");
+  }
+  int64_t ts = NextTimestamp(ctx, std::nullopt);
+  auto put = Prepare(ctx, resource, type, id, 1, ts);
+  if (!put.ok()) return put.status();
+  GM_RETURN_IF_ERROR(txn.Put(*put));
+  return WriteResult{std::move(put->resource), 201, false};
+}
+
+Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::string& type,
+                             const std::string& id, json::Value resource,
+                             std::optional<int64_t> if_match) {
+  if (!IsValidId(id)) return Invalid("GM-REST-003", "value", "invalid resource id", "id");
+  const json::Value* body_id = resource.find("id");
+  if (body_id == nullptr || !body_id->is_string()) {
+    return Invalid("GM-REST-041", "required", "an update must carry the resource id in the body",
+                   type + ".id");
+  }
+  if (body_id->str() != id) {
+    return Invalid("GM-REST-042", "invalid", "the id in the body does not match the URL's id",
+                   type + ".id");
+  }
+  auto current = txn.Current(type, id);
+  if (!current.ok()) return current.status();
+  const auto& cur = *current;
+  if (if_match) {
+    if (!cur || cur->deleted || cur->version != *if_match) {
+      return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-043", "conflict",
+                           "If-Match version " + std::to_string(*if_match) +
+                               " is not the current version");
+    }
+  }
+  int64_t version = cur ? cur->version + 1 : 1;
+  bool created = !cur || cur->deleted;
+  auto put = Prepare(ctx, resource, type, id, version, NextTimestamp(ctx, cur));
+  if (!put.ok()) return put.status();
+  GM_RETURN_IF_ERROR(txn.Put(*put));
+  return WriteResult{std::move(put->resource), created ? 201 : 200, false};
+}
+
+Result<WriteResult> DoDelete(const Context& ctx, store::Txn& txn, const std::string& type,
+                             const std::string& id, std::optional<int64_t> if_match) {
+  auto current = txn.Current(type, id);
+  if (!current.ok()) return current.status();
+  const auto& cur = *current;
+  if (if_match && (!cur || cur->deleted || cur->version != *if_match)) {
+    return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-043", "conflict",
+                         "If-Match version " + std::to_string(*if_match) +
+                             " is not the current version");
+  }
+  if (!cur) {
+    return Status::Error(ErrorCategory::kNotFound, "GM-REST-044", "not-found",
+                         "resource not found");
+  }
+  if (cur->deleted) return WriteResult{*cur, 204, false};
+  store::PutRequest put;
+  put.resource.type = type;
+  put.resource.id = id;
+  put.resource.version = cur->version + 1;
+  put.resource.last_updated_us = NextTimestamp(ctx, cur);
+  put.resource.deleted = true;
+  GM_RETURN_IF_ERROR(txn.Put(put));
+  return WriteResult{std::move(put.resource), 204, false};
+}
+
+Result<std::vector<std::string>> MatchCriteria(const Context& ctx, store::Txn& txn,
+                                               const std::string& type,
+                                               std::string_view criteria, size_t limit) {
+  if (!criteria.empty() && criteria.front() == '?') criteria.remove_prefix(1);
+  auto params = ParseForm(criteria);
+  if (!params.ok()) return params.status();
+  if (params->empty()) {
+    return Invalid("GM-REST-050", "invalid", "conditional criteria are empty");
+  }
+  auto parsed = search::ParseSearch(ctx.model, type, *params,
+                                    search::ParseOptions{.strict = true});
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->query.clauses.empty()) {
+    return Invalid("GM-REST-051", "invalid", "conditional criteria select no search parameter");
+  }
+  return txn.Match(parsed->query, limit);
+}
+
+}  // namespace gm::rest

@@ -1,0 +1,57 @@
+// The write path shared by single interactions and transaction/batch entries:
+// parse and check an incoming resource, then create / update / delete it
+// inside a store transaction, filling id, meta.versionId and meta.lastUpdated,
+// extracting search indexes and patient compartment keys.
+//
+// All Do* functions run inside store::Store::Write's fn and only touch the Txn.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.h"
+#include "core/status.h"
+#include "rest/context.h"
+#include "store/store.h"
+
+namespace gm::rest {
+
+struct WriteResult {
+  store::ResourceVersion version;  // as stored
+  int status = 200;                // 201 when created, 200 otherwise (204 for deletes)
+  bool matched_existing = false;   // conditional create found a match: nothing written
+};
+
+// Parses a request body as a resource: JSON limits, resourceType present and
+// known, equal to `expected_type` when given; then structural validation.
+Result<json::Value> ParseResource(const Context& ctx, std::string_view body,
+                                  std::string_view expected_type);
+// Structural validation of a parsed resource (errors: kUnprocessable, one issue per problem).
+Status ValidateResource(const Context& ctx, const json::Value& resource);
+
+Result<WriteResult> DoCreate(const Context& ctx, store::Txn& txn, json::Value resource,
+                             const std::string& id);
+// Update-as-create is allowed. if_match: the version the client last saw.
+Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::string& type,
+                             const std::string& id, json::Value resource,
+                             std::optional<int64_t> if_match);
+// Deleting a deleted or never-existing resource writes nothing (status 204 / 404).
+Result<WriteResult> DoDelete(const Context& ctx, store::Txn& txn, const std::string& type,
+                             const std::string& id, std::optional<int64_t> if_match);
+
+// Conditional criteria ("identifier=x|y&active=true") → ids of current matches
+// (at most `limit`). Empty criteria are refused (400), as are unknown parameters.
+Result<std::vector<std::string>> MatchCriteria(const Context& ctx, store::Txn& txn,
+                                               const std::string& type,
+                                               std::string_view criteria, size_t limit);
+
+// Parses an If-Match / If-None-Match ETag (W/"3" or "3") into a version number.
+std::optional<int64_t> ParseETag(std::string_view etag);
+std::string ETagFor(int64_t version);
+
+// Puts resourceType first, then id and meta, keeping the rest in order.
+void CanonicalOrder(json::Value& resource);
+
+}  // namespace gm::rest

@@ -1,0 +1,35 @@
+// One handler per FHIR REST interaction (http://hl7.org/fhir/R4/http.html),
+// each in its own file named after it. A handler gets the parsed Call and
+// returns the HTTP response; errors go through rest/outcome.h.
+#pragma once
+
+#include <string>
+
+#include "http/server.h"
+#include "rest/context.h"
+#include "rest/request.h"
+
+namespace gm::rest {
+
+struct Call {
+  const Context& ctx;
+  http::Request& req;
+  Target target;
+  Params params;  // query string (and form body for POST _search)
+  OutputFormat format;
+  Prefer prefer;
+};
+
+http::Response HandleRead(Call& call);          // read.cc
+http::Response HandleVRead(Call& call);         // vread.cc
+http::Response HandleCreate(Call& call);        // create.cc
+http::Response HandleUpdate(Call& call);        // update.cc (incl. conditional update)
+http::Response HandlePatch(Call& call);         // patch.cc
+http::Response HandleDelete(Call& call);        // delete.cc (incl. conditional delete)
+http::Response HandleHistory(Call& call);       // history.cc (instance, type, system)
+http::Response HandleBundle(Call& call);        // transaction.cc (batch and transaction)
+http::Response HandleCapabilities(Call& call);  // capabilities.cc
+http::Response HandleValidate(Call& call);      // validate.cc ($validate)
+http::Response HandleSearch(Call& call);        // search.cc (type, system, compartment)
+
+}  // namespace gm::rest

@@ -1,0 +1,54 @@
+// $validate: POST [base]/[type]/$validate —
+// http://hl7.org/fhir/R4/resource-operation-validate.html
+// Runs exactly the checks a create would, stores nothing, and always answers
+// 200 with an OperationOutcome (errors as issues) when the body was understood.
+#include "rest/engine.h"
+#include "rest/handlers.h"
+#include "rest/outcome.h"
+#include "rest/respond.h"
+
+namespace gm::rest {
+
+http::Response HandleValidate(Call& call) {
+  auto kind = ClassifyBody(call.req, false, false);
+  if (!kind.ok()) return ErrorResponse(kind.status(), call.format.pretty);
+  auto parsed = json::Parse(call.req.body,
+                            json::ParseOptions{.max_depth = call.ctx.options.max_json_depth});
+  if (!parsed.ok()) return ErrorResponse(parsed.status(), call.format.pretty);
+  std::string body;
+  // A Parameters body carries the resource in parameter "resource".
+  if (parsed->get_string("resourceType") == "Parameters") {
+    const json::Value* params = parsed->find("parameter");
+    const json::Value* resource = nullptr;
+    if (params && params->is_array()) {
+      for (const auto& p : params->array()) {
+        if (p.get_string("name") == "resource") resource = p.find("resource");
+      }
+    }
+    if (resource == nullptr) {
+      return ErrorResponse(Status::Error(ErrorCategory::kInvalid, "GM-REST-130", "required",
+                                         "Parameters must carry the resource in 'resource'"),
+                           call.format.pretty);
+    }
+    body = json::Write(*resource);
+  }
+  auto resource = ParseResource(call.ctx, body.empty() ? std::string_view(call.req.body)
+                                                       : std::string_view(body),
+                                call.target.type);
+  http::Response r;
+  r.SetHeader("Content-Type", call.format.content_type + "; charset=utf-8");
+  if (!resource.ok()) {
+    if (resource.status().category() == ErrorCategory::kUnprocessable ||
+        resource.status().category() == ErrorCategory::kInvalid) {
+      r.status = 200;
+      r.body = RenderJson(OperationOutcomeFor(resource.status()), call.format);
+      return r;
+    }
+    return ErrorResponse(resource.status(), call.format.pretty);
+  }
+  r.body = RenderJson(InformationOutcome("GM-REST-131", "validation passed: no issues"),
+                      call.format);
+  return r;
+}
+
+}  // namespace gm::rest

@@ -1,0 +1,368 @@
+#include "search/fhirpath_indexer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "core/time.h"
+#include "search/fold.h"
+
+namespace gm::search {
+
+namespace {
+
+using Kind = store::IndexEntry::Kind;
+
+// Keeps the alternatives of "A.x | B.y | C.z" that can apply to `type`.
+std::string ExpressionFor(const std::string& expression, const std::string& type) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  size_t start = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < expression.size(); ++i) {
+    char c = expression[i];
+    if (c == '\'' && (i == 0 || expression[i - 1] != '\\')) in_string = !in_string;
+    if (in_string) continue;
+    if (c == '(' || c == '[') ++depth;
+    if (c == ')' || c == ']') --depth;
+    if (c == '|' && depth == 0) {
+      parts.push_back(expression.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  parts.push_back(expression.substr(start));
+  std::string out;
+  for (std::string p : parts) {
+    size_t b = p.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) continue;
+    p = p.substr(b);
+    while (!p.empty() && std::isspace(static_cast<unsigned char>(p.back()))) p.pop_back();
+    size_t end = 0;
+    while (end < p.size() && (std::isalnum(static_cast<unsigned char>(p[end])) || p[end] == '_')) {
+      ++end;
+    }
+    std::string head = p.substr(0, end);
+    bool type_prefixed = !head.empty() && std::isupper(static_cast<unsigned char>(head[0])) &&
+                         end < p.size() && p[end] == '.';
+    if (type_prefixed && head != type && head != "Resource" && head != "DomainResource") continue;
+    if (!out.empty()) out += " | ";
+    out += p;
+  }
+  return out;
+}
+
+std::string_view Str(const json::Value* v) {
+  return v != nullptr && v->is_string() ? std::string_view(v->str()) : std::string_view();
+}
+
+void AddToken(std::vector<store::IndexEntry>& out, const std::string& param, std::string_view system,
+              std::string_view code, std::string_view text) {
+  if (code.empty() && text.empty()) return;
+  store::IndexEntry e;
+  e.kind = Kind::kToken;
+  e.param = param;
+  e.system = std::string(system);
+  e.code = std::string(code);
+  if (!text.empty()) e.text = Fold(text);
+  out.push_back(std::move(e));
+}
+
+void AddString(std::vector<store::IndexEntry>& out, const std::string& param,
+               std::string_view value) {
+  if (value.empty()) return;
+  store::IndexEntry e;
+  e.kind = Kind::kString;
+  e.param = param;
+  e.code = std::string(value.substr(0, 1024));
+  e.text = Fold(e.code);
+  out.push_back(std::move(e));
+}
+
+void AddDate(std::vector<store::IndexEntry>& out, const std::string& param, int64_t begin,
+             int64_t end) {
+  store::IndexEntry e;
+  e.kind = Kind::kDate;
+  e.param = param;
+  e.begin_us = begin;
+  e.end_us = end;
+  out.push_back(std::move(e));
+}
+
+// The implicit range of a decimal's text (precision rule).
+bool DecimalRange(std::string_view text, double& lo, double& hi) {
+  std::string s(text);
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || !std::isfinite(v)) return false;
+  size_t e = s.find_first_of("eE");
+  int exponent = e == std::string::npos ? 0 : std::atoi(s.c_str() + e + 1);
+  std::string mantissa = s.substr(0, e);
+  size_t dot = mantissa.find('.');
+  int decimals = dot == std::string::npos ? 0 : static_cast<int>(mantissa.size() - dot - 1);
+  double half = 0.5 * std::pow(10.0, exponent - decimals);
+  lo = v - half;
+  hi = v + half;
+  return true;
+}
+
+void AddReference(std::vector<store::IndexEntry>& out, const std::string& param,
+                  std::string_view ref) {
+  if (ref.empty() || ref.front() == '#') return;
+  store::IndexEntry e;
+  e.kind = Kind::kReference;
+  e.param = param;
+  std::string_view local = ref;
+  bool absolute = ref.find("://") != std::string_view::npos || ref.rfind("urn:", 0) == 0;
+  if (size_t h = local.find("/_history/"); h != std::string_view::npos) local = local.substr(0, h);
+  if (absolute) e.text = std::string(ref);
+  // Type/id at the end of a relative or absolute reference.
+  size_t slash = local.rfind('/');
+  if (slash != std::string_view::npos && slash > 0) {
+    size_t prev = local.rfind('/', slash - 1);
+    std::string_view type = local.substr(prev == std::string_view::npos ? 0 : prev + 1,
+                                         slash - (prev == std::string_view::npos ? 0 : prev + 1));
+    std::string_view id = local.substr(slash + 1);
+    if (fhir::Model::R4().IsResourceType(type) && !id.empty()) {
+      e.system = std::string(type);
+      e.code = std::string(id);
+    }
+  } else if (!absolute) {
+    e.code = std::string(local);
+  }
+  if (e.code.empty() && e.text.empty()) return;
+  out.push_back(std::move(e));
+}
+
+void DateEntries(const std::string& param, const fhirpath::Item& item, std::string_view tn,
+                 const json::Value* node, std::vector<store::IndexEntry>& out) {
+  constexpr int64_t kMin = -62135596800000000LL;  // 0001-01-01
+  constexpr int64_t kMax = 253402300800000000LL;  // 10000-01-01
+  if (tn == "date" || tn == "dateTime" || tn == "instant" || tn == "Date" || tn == "DateTime") {
+    auto text = item.ToString();
+    if (!text) return;
+    if (auto r = time::ParseFhirDateTime(*text)) AddDate(out, param, r->begin_us, r->end_us);
+  } else if (tn == "Period" && node) {
+    std::optional<time::Range> s, e;
+    if (auto v = Str(node->find("start")); !v.empty()) s = time::ParseFhirDateTime(v);
+    if (auto v = Str(node->find("end")); !v.empty()) e = time::ParseFhirDateTime(v);
+    if (!s && !e) return;
+    AddDate(out, param, s ? s->begin_us : kMin, e ? e->end_us : kMax);
+  } else if (tn == "Timing" && node) {
+    if (const json::Value* events = node->find("event"); events && events->is_array()) {
+      for (const auto& ev : events->array()) {
+        if (auto r = time::ParseFhirDateTime(Str(&ev))) AddDate(out, param, r->begin_us, r->end_us);
+      }
+    }
+    if (const json::Value* rep = node->find("repeat")) {
+      if (const json::Value* b = rep->find("boundsPeriod")) {
+        std::optional<time::Range> s, e;
+        if (auto v = Str(b->find("start")); !v.empty()) s = time::ParseFhirDateTime(v);
+        if (auto v = Str(b->find("end")); !v.empty()) e = time::ParseFhirDateTime(v);
+        if (s || e) AddDate(out, param, s ? s->begin_us : kMin, e ? e->end_us : kMax);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void AppendEntries(const fhir::SearchParamDef& def, const fhirpath::Item& item,
+                   std::vector<store::IndexEntry>& out) {
+  const std::string& param = def.code;
+  const std::string& t = def.type;
+  std::string_view tn = item.type_name();
+  const json::Value* node = item.node();
+  if (t == "token") {
+    if (tn == "Coding" && node) {
+      AddToken(out, param, Str(node->find("system")), Str(node->find("code")),
+               Str(node->find("display")));
+    } else if (tn == "CodeableConcept" && node) {
+      if (const json::Value* codings = node->find("coding"); codings && codings->is_array()) {
+        for (const auto& c : codings->array()) {
+          AddToken(out, param, Str(c.find("system")), Str(c.find("code")), Str(c.find("display")));
+        }
+      }
+      if (auto text = Str(node->find("text")); !text.empty()) AddToken(out, param, "", "", text);
+    } else if (tn == "Identifier" && node) {
+      std::string_view type_text;
+      if (const json::Value* ty = node->find("type")) type_text = Str(ty->find("text"));
+      AddToken(out, param, Str(node->find("system")), Str(node->find("value")), type_text);
+    } else if (tn == "ContactPoint" && node) {
+      AddToken(out, param, Str(node->find("system")), Str(node->find("value")), "");
+    } else if (tn == "boolean" || tn == "Boolean") {
+      if (auto s = item.ToString()) AddToken(out, param, "", *s, "");
+    } else if (item.has_value()) {
+      if (auto s = item.ToString()) AddToken(out, param, "", *s, "");
+    }
+  } else if (t == "string") {
+    if (tn == "HumanName" && node) {
+      for (const char* k : {"family", "text"}) AddString(out, param, Str(node->find(k)));
+      for (const char* k : {"given", "prefix", "suffix"}) {
+        if (const json::Value* a = node->find(k); a && a->is_array()) {
+          for (const auto& v : a->array()) AddString(out, param, Str(&v));
+        }
+      }
+    } else if (tn == "Address" && node) {
+      for (const char* k : {"text", "city", "district", "state", "postalCode", "country"}) {
+        AddString(out, param, Str(node->find(k)));
+      }
+      if (const json::Value* a = node->find("line"); a && a->is_array()) {
+        for (const auto& v : a->array()) AddString(out, param, Str(&v));
+      }
+    } else if (item.has_value()) {
+      if (auto s = item.ToString()) AddString(out, param, *s);
+    }
+  } else if (t == "date") {
+    DateEntries(param, item, tn, node, out);
+  } else if (t == "number") {
+    if (item.has_value()) {
+      double lo, hi;
+      if (auto s = item.ToString(); s && DecimalRange(*s, lo, hi)) {
+        store::IndexEntry e;
+        e.kind = Kind::kNumber;
+        e.param = param;
+        e.lo = lo;
+        e.hi = hi;
+        out.push_back(std::move(e));
+      }
+    }
+  } else if (t == "quantity") {
+    if ((tn == "Quantity" || tn == "Age" || tn == "Duration" || tn == "Distance" ||
+         tn == "Count" || tn == "SimpleQuantity" || tn == "Money") &&
+        node) {
+      const json::Value* value = node->find("value");
+      double lo, hi;
+      if (value && value->is_number() && DecimalRange(value->str(), lo, hi)) {
+        store::IndexEntry e;
+        e.kind = Kind::kQuantity;
+        e.param = param;
+        e.system = std::string(Str(node->find("system")));
+        e.code = std::string(Str(node->find("code")));
+        if (e.code.empty()) e.code = std::string(Str(node->find("unit")));
+        if (tn == "Money") e.code = std::string(Str(node->find("currency")));
+        e.text = std::string(Str(node->find("unit")));
+        e.lo = lo;
+        e.hi = hi;
+        out.push_back(std::move(e));
+      }
+    }
+  } else if (t == "reference") {
+    if (tn == "Reference" && node) {
+      AddReference(out, param, Str(node->find("reference")));
+    } else if ((tn == "canonical" || tn == "uri" || tn == "url") && item.has_value()) {
+      if (auto s = item.ToString()) AddReference(out, param, *s);
+    }
+  } else if (t == "uri") {
+    if (item.has_value()) {
+      if (auto s = item.ToString()) {
+        store::IndexEntry e;
+        e.kind = Kind::kUri;
+        e.param = param;
+        e.code = *s;
+        out.push_back(std::move(e));
+      }
+    }
+  }
+}
+
+namespace {
+
+// resolve() during extraction: a reference "Patient/1" resolves to a stub
+// {"resourceType":"Patient"}, enough for "where(resolve() is Patient)".
+const json::Value* StubFor(std::string_view reference) {
+  static const auto* stubs = [] {
+    auto* m = new std::unordered_map<std::string, json::Value>();
+    for (const std::string& t : fhir::Model::R4().ResourceTypes()) {
+      json::Value v = json::Value::MakeObject();
+      v.set("resourceType", t);
+      (*m)[t] = std::move(v);
+    }
+    return m;
+  }();
+  std::string_view local = reference;
+  if (size_t h = local.find("/_history/"); h != std::string_view::npos) local = local.substr(0, h);
+  size_t slash = local.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return nullptr;
+  size_t prev = local.rfind('/', slash - 1);
+  std::string type(local.substr(prev == std::string_view::npos ? 0 : prev + 1,
+                                slash - (prev == std::string_view::npos ? 0 : prev + 1)));
+  auto it = stubs->find(type);
+  return it == stubs->end() ? nullptr : &it->second;
+}
+
+bool SameEntry(const store::IndexEntry& a, const store::IndexEntry& b) {
+  return a.kind == b.kind && a.param == b.param && a.system == b.system && a.code == b.code &&
+         a.text == b.text && a.lo == b.lo && a.hi == b.hi && a.begin_us == b.begin_us &&
+         a.end_us == b.end_us;
+}
+
+}  // namespace
+
+FhirPathIndexer::FhirPathIndexer(const fhir::Model& model) : model_(model) {
+  std::unordered_map<std::string, fhirpath::Expression> compiled;
+  for (const std::string& type : model.ResourceTypes()) {
+    std::vector<Param>& params = by_type_[type];
+    for (const fhir::SearchParamDef* def : model.SearchParams(type)) {
+      if (def->expression.empty()) continue;
+      if (def->type != "token" && def->type != "string" && def->type != "date" &&
+          def->type != "number" && def->type != "quantity" && def->type != "reference" &&
+          def->type != "uri") {
+        continue;
+      }
+      std::string text = ExpressionFor(def->expression, type);
+      if (text.empty()) continue;
+      auto it = compiled.find(text);
+      if (it == compiled.end()) {
+        auto expr = fhirpath::Expression::Compile(text);
+        if (!expr.ok()) continue;  // reported by the definitions test
+        it = compiled.emplace(text, std::move(*expr)).first;
+      }
+      params.push_back(Param{def, it->second});
+    }
+  }
+}
+
+Result<Extracted> FhirPathIndexer::Extract(std::string_view type, std::string_view id,
+                                           const json::Value& resource) const {
+  Extracted out;
+  auto it = by_type_.find(std::string(type));
+  if (it == by_type_.end()) return out;
+  fhirpath::EvalOptions options;
+  options.resolver = [](std::string_view reference) { return StubFor(reference); };
+  for (const Param& p : it->second) {
+    auto result = p.expression.Evaluate(resource, options);
+    if (!result.ok()) continue;
+    size_t first = out.index.size();
+    for (const fhirpath::Item& item : *result) AppendEntries(*p.def, item, out.index);
+    // Drop duplicates within one parameter (e.g. the same code twice).
+    for (size_t i = first + 1; i < out.index.size();) {
+      bool dup = false;
+      for (size_t j = first; j < i; ++j) {
+        if (SameEntry(out.index[i], out.index[j])) {
+          dup = true;
+          break;
+        }
+      }
+      if (dup) {
+        out.index.erase(out.index.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+  if (type == "Patient") out.compartments.emplace_back(id);
+  if (const auto* params = model_.PatientCompartmentParams(type)) {
+    for (const auto& e : out.index) {
+      if (e.kind != Kind::kReference || e.system != "Patient" || e.code.empty()) continue;
+      if (std::find(params->begin(), params->end(), e.param) == params->end()) continue;
+      if (std::find(out.compartments.begin(), out.compartments.end(), e.code) ==
+          out.compartments.end()) {
+        out.compartments.push_back(e.code);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace gm::search

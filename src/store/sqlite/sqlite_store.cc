@@ -1,0 +1,891 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#include "store/cursor.h"
+#include "store/sqlite/query.h"
+#include "store/sqlite/schema.h"
+
+namespace gm::store {
+
+Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options) {
+  GM_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::SqliteStore> s, sqlite::SqliteStore::Open(options));
+  return std::unique_ptr<Store>(std::move(s));
+}
+
+namespace sqlite {
+namespace {
+
+constexpr int kBusyTimeoutMs = 10000;
+// Pages are fetched with one extra row to learn whether a next page exists.
+constexpr size_t kMaxPage = size_t(1) << 30;
+constexpr std::string_view kHistoryTag = "history";
+constexpr std::string_view kInstanceHistoryTag = "history-instance";
+constexpr std::string_view kCompartmentTag = "compartment";
+
+Status Closed() {
+  return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-021", "transient",
+                       "The store is closed");
+}
+
+Status NotDurable(const Status& cause) {
+  return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-020", "transient",
+                       "The write could not be made durable; nothing was stored (" +
+                           cause.message() + ")");
+}
+
+Status BatchAborted() {
+  return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-023", "transient",
+                       "The write was rolled back by a storage error in the same transaction");
+}
+
+Status BadPut(const std::string& text) {
+  return Status::Error(ErrorCategory::kInvalid, "GM-STORE-011", "invalid", text);
+}
+
+// The value column of a number/quantity row: the midpoint of its range.
+double Midpoint(double lo, double hi) {
+  if (std::isinf(lo) && std::isinf(hi)) return 0;
+  if (std::isinf(lo)) return hi;
+  if (std::isinf(hi)) return lo;
+  return (lo + hi) / 2;
+}
+
+Status ValidatePut(const PutRequest& req) {
+  const ResourceVersion& r = req.resource;
+  if (r.type.empty() || r.id.empty()) return BadPut("A stored resource needs a type and an id");
+  if (r.version < 1) return BadPut("A stored version number must be at least 1");
+  if (r.deleted) return Status::Ok();
+  if (r.json.empty()) return BadPut("A stored resource version needs content");
+  for (const IndexEntry& e : req.index) {
+    if (e.param.empty()) return BadPut("An index entry needs a parameter code");
+    if (e.kind == IndexEntry::Kind::kNumber || e.kind == IndexEntry::Kind::kQuantity) {
+      if (std::isnan(e.lo) || std::isnan(e.hi) || e.lo > e.hi) {
+        return BadPut("Index entry '" + e.param + "' has an invalid number range");
+      }
+    }
+    if (e.kind == IndexEntry::Kind::kDate && e.begin_us > e.end_us) {
+      return BadPut("Index entry '" + e.param + "' has an invalid date range");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<ResourceVersion>> ReadCurrent(Connection& c, const std::string& type,
+                                                   const std::string& id) {
+  GM_ASSIGN_OR_RETURN(
+      Statement st,
+      c.Prepare("SELECT r.version, r.last_updated_us, r.deleted, v.json FROM resource AS r "
+                "JOIN resource_version AS v ON v.rid = r.rid AND v.version = r.version "
+                "WHERE r.type = ?1 AND r.id = ?2"));
+  st.Bind(1, std::string_view(type));
+  st.Bind(2, std::string_view(id));
+  GM_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<ResourceVersion>();
+  ResourceVersion rv{type, id, st.Int(0), st.Int(1), st.Int(2) != 0, st.Text(3)};
+  return std::optional<ResourceVersion>(std::move(rv));
+}
+
+// Binds a list of values as ?1..?N.
+void BindValues(Statement& st, const std::vector<KeyValue>& values) {
+  for (size_t i = 0; i < values.size(); ++i) st.Bind(int(i + 1), values[i]);
+}
+
+std::string Placeholder(std::vector<KeyValue>& values, KeyValue v) {
+  values.push_back(std::move(v));
+  return "?" + std::to_string(values.size());
+}
+
+struct Row {
+  int64_t rid;
+  ResourceVersion rv;
+};
+
+// Fills in the JSON of current-version rows.
+Status FetchJson(Connection& c, std::vector<Row>& rows) {
+  for (Row& row : rows) {
+    GM_ASSIGN_OR_RETURN(Statement st,
+                        c.Prepare("SELECT json FROM resource_version WHERE rid = ?1 AND version = ?2"));
+    st.Bind(1, row.rid);
+    st.Bind(2, row.rv.version);
+    GM_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (found) row.rv.json = st.Text(0);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---- Reader pool -----------------------------------------------------------
+
+class SqliteStore::ReaderPool {
+ public:
+  class Lease {
+   public:
+    Lease(ReaderPool* pool, Connection* c) : pool_(pool), c_(c) {}
+    Lease(Lease&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), c_(o.c_) {}
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (pool_ != nullptr) pool_->Return(c_);
+    }
+    Connection& operator*() const { return *c_; }
+    Connection* operator->() const { return c_; }
+
+   private:
+    ReaderPool* pool_;
+    Connection* c_;
+  };
+
+  Status Open(const std::string& path, size_t n, const std::string& vfs) {
+    for (size_t i = 0; i < std::max<size_t>(n, 1); ++i) {
+      GM_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c,
+                          Connection::Open(path, SQLITE_OPEN_READONLY, vfs));
+      sqlite3_busy_timeout(c->db(), kBusyTimeoutMs);
+      GM_RETURN_IF_ERROR(c->Exec("PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY"));
+      free_.push_back(c.get());
+      all_.push_back(std::move(c));
+    }
+    return Status::Ok();
+  }
+
+  Result<Lease> Acquire() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return closed_ || !free_.empty(); });
+    if (closed_) return Closed();
+    Connection* c = free_.back();
+    free_.pop_back();
+    return Lease(this, c);
+  }
+
+  // Refuses new leases, waits for outstanding ones, closes the connections.
+  void Close() {
+    std::unique_lock<std::mutex> l(mu_);
+    closed_ = true;
+    cv_.notify_all();
+    cv_.wait(l, [&] { return free_.size() == all_.size(); });
+    free_.clear();
+    all_.clear();
+  }
+
+ private:
+  void Return(Connection* c) {
+    std::lock_guard<std::mutex> l(mu_);
+    free_.push_back(c);
+    cv_.notify_all();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> all_;
+  std::vector<Connection*> free_;
+  bool closed_ = false;
+};
+
+// ---- Write transaction -----------------------------------------------------
+
+class SqliteStore::WriteTxn final : public Txn {
+ public:
+  explicit WriteTxn(SqliteStore& s) : s_(s) {}
+
+  Result<std::optional<ResourceVersion>> Current(const std::string& type,
+                                                 const std::string& id) override {
+    return ReadCurrent(*s_.writer_conn_, type, id);
+  }
+
+  Result<std::vector<std::string>> Match(const Query& query, size_t limit) override {
+    GM_ASSIGN_OR_RETURN(QueryPage page, s_.RunQuery(*s_.writer_conn_, query, limit, false));
+    std::vector<std::string> ids;
+    for (ResourceVersion& rv : page.resources) ids.push_back(std::move(rv.id));
+    return ids;
+  }
+
+  Status Put(const PutRequest& request) override {
+    Status s = s_.PutVersion(request);
+    if (!s.ok() && failure_.ok()) failure_ = s;
+    return s;
+  }
+
+  // The first failed Put, if any: the fn's changes are discarded even if it
+  // returns Ok, since its staged state would be incomplete.
+  const Status& failure() const { return failure_; }
+
+ private:
+  SqliteStore& s_;
+  Status failure_;
+};
+
+// ---- Open / Close ----------------------------------------------------------
+
+SqliteStore::SqliteStore(const SqliteOptions& options, const SqliteInternalOptions& internal)
+    : options_(options), internal_(internal) {}
+
+SqliteStore::~SqliteStore() { Close(); }
+
+int64_t SqliteStore::NowUs() const {
+  if (internal_.now_us) return internal_.now_us();
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
+                                                       const SqliteInternalOptions& internal) {
+  std::unique_ptr<SqliteStore> s(new SqliteStore(options, internal));
+  Status st = s->Start();
+  if (!st.ok()) {
+    s->Close();
+    return st;
+  }
+  return s;
+}
+
+Status SqliteStore::Start() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.directory, ec);
+  if (ec) {
+    return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-007", "exception",
+                         "Cannot create the data directory: " + ec.message());
+  }
+  path_ = (std::filesystem::path(options_.directory) / "grunnmur.db").string();
+
+  GM_ASSIGN_OR_RETURN(writer_conn_, Connection::Open(path_, SQLITE_OPEN_READWRITE |
+                                                                SQLITE_OPEN_CREATE,
+                                                     internal_.vfs));
+  Connection& w = *writer_conn_;
+  sqlite3_busy_timeout(w.db(), kBusyTimeoutMs);
+  GM_RETURN_IF_ERROR(w.Exec("PRAGMA synchronous = FULL"));
+  GM_RETURN_IF_ERROR(EnsureSchema(w));
+  GM_ASSIGN_OR_RETURN(journal_mode_, w.QueryText("PRAGMA journal_mode = WAL"));
+  if (journal_mode_ != "wal") {
+    return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-001", "exception",
+                         "The database cannot use write-ahead logging (journal mode '" +
+                             journal_mode_ + "')");
+  }
+  GM_RETURN_IF_ERROR(
+      w.Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768; "
+             "PRAGMA temp_store = MEMORY; PRAGMA secure_delete = FAST; "
+             "PRAGMA journal_size_limit = 67108864"));
+  GM_ASSIGN_OR_RETURN(synchronous_, w.QueryText("PRAGMA synchronous"));
+
+  readers_ = std::make_unique<ReaderPool>();
+  GM_RETURN_IF_ERROR(readers_->Open(path_, options_.reader_connections, internal_.vfs));
+
+  writer_ = std::thread([this] { WriterLoop(); });
+  writer_id_ = writer_.get_id();
+  return Status::Ok();
+}
+
+void SqliteStore::Close() {
+  std::lock_guard<std::mutex> cl(close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (readers_) readers_->Close();
+  if (writer_conn_) {
+    // Folds the WAL into the database file; failure leaves a valid WAL behind.
+    (void)writer_conn_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    writer_conn_.reset();
+  }
+}
+
+// ---- Writes ----------------------------------------------------------------
+
+Status SqliteStore::Write(const std::function<Status(Txn&)>& fn) {
+  if (std::this_thread::get_id() == writer_id_) {
+    return Status::Error(ErrorCategory::kInternal, "GM-STORE-024", "exception",
+                         "Store::Write called from inside a write function");
+  }
+  WriteRequest req;
+  req.fn = &fn;
+  std::unique_lock<std::mutex> l(mu_);
+  if (stopping_) return Closed();
+  queue_.push_back(&req);
+  counters_.queued = queue_.size();
+  queue_cv_.notify_one();
+  done_cv_.wait(l, [&] { return req.done; });
+  return std::move(req.result);
+}
+
+void SqliteStore::WriterLoop() {
+  std::vector<WriteRequest*> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is done
+      size_t n = std::min(queue_.size(), std::max<size_t>(options_.max_batch, 1));
+      batch.assign(queue_.begin(), queue_.begin() + n);
+      queue_.erase(queue_.begin(), queue_.begin() + n);
+      counters_.queued = queue_.size();
+    }
+    RunBatch(batch);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (WriteRequest* r : batch) {
+        (r->result.ok() ? counters_.writes_ok : counters_.writes_failed)++;
+        r->done = true;
+      }
+    }
+    done_cv_.notify_all();
+    batch.clear();
+  }
+}
+
+Status SqliteStore::RunFn(WriteRequest& req) {
+  WriteTxn txn(*this);
+  Status s;
+  try {
+    s = (*req.fn)(txn);
+  } catch (const std::exception& e) {
+    s = Status::Error(ErrorCategory::kInternal, "GM-STORE-022", "exception",
+                      std::string("A write function threw: ") + e.what());
+  } catch (...) {
+    s = Status::Error(ErrorCategory::kInternal, "GM-STORE-022", "exception",
+                      "A write function threw");
+  }
+  if (s.ok() && !txn.failure().ok()) s = txn.failure();
+  return s;
+}
+
+void SqliteStore::RunBatch(std::vector<WriteRequest*>& batch) {
+  Connection& w = *writer_conn_;
+  size_t next = 0;
+  while (next < batch.size()) {
+    std::vector<WriteRequest*> staged;
+    auto fail_staged = [&](const Status& s) {
+      for (WriteRequest* r : staged) r->result = s;
+      batch_pids_.clear();
+      fn_new_pids_.clear();
+      std::lock_guard<std::mutex> l(mu_);
+      counters_.failed_commits++;
+    };
+    TxnScope txn(w);
+    Status begun = txn.Begin(/*immediate=*/true);
+    if (!begun.ok()) {
+      for (; next < batch.size(); ++next) batch[next]->result = NotDurable(begun);
+      fail_staged(begun);
+      return;
+    }
+    bool aborted = false;
+    for (; next < batch.size() && !aborted; ++next) {
+      WriteRequest& req = *batch[next];
+      Status sp = w.Exec("SAVEPOINT fn");
+      if (!sp.ok()) {
+        req.result = NotDurable(sp);
+        aborted = true;
+        continue;
+      }
+      fn_new_pids_.clear();
+      Status s = RunFn(req);
+      if (!w.InTransaction()) {
+        // SQLite rolled the whole transaction back (e.g. disk full, I/O error).
+        req.result = s.ok() ? BatchAborted() : s;
+        aborted = true;
+        continue;
+      }
+      if (s.ok()) {
+        Status rel = w.Exec("RELEASE fn");
+        if (!rel.ok()) {
+          req.result = NotDurable(rel);
+          aborted = true;
+          continue;
+        }
+        staged.push_back(&req);
+        continue;
+      }
+      req.result = std::move(s);
+      for (const PidKey& k : fn_new_pids_) batch_pids_.erase(k);
+      if (!w.Exec("ROLLBACK TO fn; RELEASE fn").ok()) aborted = true;
+    }
+    if (aborted) {
+      fail_staged(BatchAborted());
+      continue;  // txn's destructor rolls back; the rest run in a new transaction
+    }
+    Status committed = txn.Commit();
+    if (!committed.ok()) {
+      fail_staged(NotDurable(committed));
+      continue;
+    }
+    for (auto& [k, v] : batch_pids_) committed_pids_[k] = v;
+    batch_pids_.clear();
+    for (WriteRequest* r : staged) r->result = Status::Ok();
+    std::lock_guard<std::mutex> l(mu_);
+    counters_.commits++;
+  }
+}
+
+Result<int64_t> SqliteStore::InternParam(const std::string& type, const std::string& param,
+                                         int kind) {
+  PidKey key{type, param, kind};
+  if (auto it = committed_pids_.find(key); it != committed_pids_.end()) return it->second;
+  if (auto it = batch_pids_.find(key); it != batch_pids_.end()) return it->second;
+  Connection& w = *writer_conn_;
+  int64_t pid = 0;
+  {
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        w.Prepare("SELECT pid FROM search_param WHERE param = ?1 AND type = ?2 AND kind = ?3"));
+    st.Bind(1, std::string_view(param));
+    st.Bind(2, std::string_view(type));
+    st.Bind(3, int64_t(kind));
+    GM_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (found) pid = st.Int(0);
+  }
+  if (pid == 0) {
+    GM_ASSIGN_OR_RETURN(
+        Statement st, w.Prepare("INSERT INTO search_param(type, param, kind) VALUES(?1, ?2, ?3)"));
+    st.Bind(1, std::string_view(type));
+    st.Bind(2, std::string_view(param));
+    st.Bind(3, int64_t(kind));
+    GM_RETURN_IF_ERROR(st.Run());
+    pid = sqlite3_last_insert_rowid(w.db());
+  }
+  batch_pids_[key] = pid;
+  fn_new_pids_.push_back(key);
+  return pid;
+}
+
+Status SqliteStore::PutVersion(const PutRequest& req) {
+  GM_RETURN_IF_ERROR(ValidatePut(req));
+  Connection& w = *writer_conn_;
+  const ResourceVersion& r = req.resource;
+
+  bool exists = false;
+  int64_t rid = 0, current = 0, old_kinds = 0;
+  std::optional<std::string> old_patient;
+  {
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        w.Prepare("SELECT rid, version, patient, kinds FROM resource WHERE type = ?1 AND id = ?2"));
+    st.Bind(1, std::string_view(r.type));
+    st.Bind(2, std::string_view(r.id));
+    GM_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (found) {
+      exists = true;
+      rid = st.Int(0);
+      current = st.Int(1);
+      if (!st.IsNull(2)) old_patient = st.Text(2);
+      old_kinds = st.Int(3);
+    }
+  }
+  if (r.version != current + 1) {
+    return Status::Error(ErrorCategory::kConflict, "GM-STORE-010", "conflict",
+                         "Version conflict: the stored version is " + std::to_string(current) +
+                             ", the new version must be " + std::to_string(current + 1));
+  }
+
+  // A deletion keeps the primary compartment key of what it deletes, so access
+  // control and sharding still place the deletion with its patient.
+  std::optional<std::string> patient;
+  if (!r.deleted && !req.compartments.empty()) patient = req.compartments.front();
+  if (r.deleted) patient = old_patient;
+
+  int64_t kinds = 0;
+  if (!r.deleted) {
+    for (const IndexEntry& e : req.index) kinds |= int64_t(1) << int(e.kind);
+    if (!req.compartments.empty()) kinds |= kCompartmentBit;
+  }
+  auto bind_patient = [&](Statement& st, int i) {
+    if (patient) {
+      st.Bind(i, std::string_view(*patient));
+    } else {
+      st.BindNull(i);
+    }
+  };
+
+  if (exists) {
+    GM_ASSIGN_OR_RETURN(Statement st,
+                        w.Prepare("UPDATE resource SET version = ?2, last_updated_us = ?3, "
+                                  "deleted = ?4, patient = ?5, kinds = ?6 WHERE rid = ?1"));
+    st.Bind(1, rid);
+    st.Bind(2, r.version);
+    st.Bind(3, r.last_updated_us);
+    st.Bind(4, int64_t(r.deleted));
+    bind_patient(st, 5);
+    st.Bind(6, kinds);
+    GM_RETURN_IF_ERROR(st.Run());
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM idx_token WHERE rid = ?1",     "DELETE FROM idx_string WHERE rid = ?1",
+        "DELETE FROM idx_date WHERE rid = ?1",      "DELETE FROM idx_number WHERE rid = ?1",
+        "DELETE FROM idx_quantity WHERE rid = ?1",  "DELETE FROM idx_reference WHERE rid = ?1",
+        "DELETE FROM idx_uri WHERE rid = ?1",
+    };
+    for (int k = 0; k < 7; ++k) {
+      if ((old_kinds & (int64_t(1) << k)) == 0) continue;
+      GM_ASSIGN_OR_RETURN(Statement del, w.Prepare(kDeletes[k]));
+      del.Bind(1, rid);
+      GM_RETURN_IF_ERROR(del.Run());
+    }
+    if (old_kinds & kCompartmentBit) {
+      GM_ASSIGN_OR_RETURN(Statement del, w.Prepare("DELETE FROM compartment WHERE rid = ?1"));
+      del.Bind(1, rid);
+      GM_RETURN_IF_ERROR(del.Run());
+    }
+  } else {
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        w.Prepare("INSERT INTO resource(type, id, version, last_updated_us, deleted, patient, "
+                  "kinds) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    st.Bind(1, std::string_view(r.type));
+    st.Bind(2, std::string_view(r.id));
+    st.Bind(3, r.version);
+    st.Bind(4, r.last_updated_us);
+    st.Bind(5, int64_t(r.deleted));
+    bind_patient(st, 6);
+    st.Bind(7, kinds);
+    GM_RETURN_IF_ERROR(st.Run());
+    rid = sqlite3_last_insert_rowid(w.db());
+  }
+
+  {
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        w.Prepare("INSERT INTO resource_version(rid, type, version, last_updated_us, deleted, "
+                  "patient, json) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    st.Bind(1, rid);
+    st.Bind(2, std::string_view(r.type));
+    st.Bind(3, r.version);
+    st.Bind(4, r.last_updated_us);
+    st.Bind(5, int64_t(r.deleted));
+    bind_patient(st, 6);
+    st.BindBlob(7, r.deleted ? std::string_view() : std::string_view(r.json));
+    GM_RETURN_IF_ERROR(st.Run());
+  }
+  if (r.deleted) return Status::Ok();
+
+  for (const std::string& p : req.compartments) {
+    GM_ASSIGN_OR_RETURN(Statement st,
+                        w.Prepare("INSERT OR IGNORE INTO compartment(patient, rid) VALUES(?1, ?2)"));
+    st.Bind(1, std::string_view(p));
+    st.Bind(2, rid);
+    GM_RETURN_IF_ERROR(st.Run());
+  }
+
+  using Kind = IndexEntry::Kind;
+  for (const IndexEntry& e : req.index) {
+    GM_ASSIGN_OR_RETURN(int64_t pid, InternParam(r.type, e.param, int(e.kind)));
+    const char* sql = nullptr;
+    switch (e.kind) {
+      case Kind::kToken:
+        sql = "INSERT OR IGNORE INTO idx_token(pid, system, code, text, rid) "
+              "VALUES(?1, ?2, ?3, ?4, ?5)";
+        break;
+      case Kind::kString:
+        sql = "INSERT OR IGNORE INTO idx_string(pid, text, code, rid) VALUES(?1, ?4, ?3, ?5)";
+        break;
+      case Kind::kDate:
+        sql = "INSERT OR IGNORE INTO idx_date(pid, b, e, rid) VALUES(?1, ?6, ?7, ?5)";
+        break;
+      case Kind::kNumber:
+        sql = "INSERT OR IGNORE INTO idx_number(pid, val, lo, hi, rid) "
+              "VALUES(?1, ?8, ?9, ?10, ?5)";
+        break;
+      case Kind::kQuantity:
+        sql = "INSERT OR IGNORE INTO idx_quantity(pid, system, code, val, lo, hi, rid) "
+              "VALUES(?1, ?2, ?3, ?8, ?9, ?10, ?5)";
+        break;
+      case Kind::kReference:
+        sql = "INSERT OR IGNORE INTO idx_reference(pid, ttype, tid, url, rid) "
+              "VALUES(?1, ?2, ?3, ?4, ?5)";
+        break;
+      case Kind::kUri:
+        sql = "INSERT OR IGNORE INTO idx_uri(pid, uri, rid) VALUES(?1, ?3, ?5)";
+        break;
+    }
+    GM_ASSIGN_OR_RETURN(Statement st, w.Prepare(sql));
+    // Every statement takes the same numbered parameters and uses a subset.
+    const int n = sqlite3_bind_parameter_count(st.raw());
+    auto bind = [&](int i, auto&& bind_fn) {
+      if (i <= n) bind_fn(i);
+    };
+    bind(1, [&](int i) { st.Bind(i, pid); });
+    bind(2, [&](int i) { st.Bind(i, std::string_view(e.system)); });
+    bind(3, [&](int i) { st.Bind(i, std::string_view(e.code)); });
+    bind(4, [&](int i) { st.Bind(i, std::string_view(e.text)); });
+    bind(5, [&](int i) { st.Bind(i, rid); });
+    bind(6, [&](int i) { st.Bind(i, e.begin_us); });
+    bind(7, [&](int i) { st.Bind(i, e.end_us); });
+    bind(8, [&](int i) { st.Bind(i, Midpoint(e.lo, e.hi)); });
+    bind(9, [&](int i) { st.Bind(i, e.lo); });
+    bind(10, [&](int i) { st.Bind(i, e.hi); });
+    GM_RETURN_IF_ERROR(st.Run());
+  }
+  return Status::Ok();
+}
+
+// ---- Reads -----------------------------------------------------------------
+
+Result<std::optional<ResourceVersion>> SqliteStore::Read(const std::string& type,
+                                                         const std::string& id) {
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease c, readers_->Acquire());
+  return ReadCurrent(*c, type, id);
+}
+
+Result<std::optional<ResourceVersion>> SqliteStore::ReadVersion(const std::string& type,
+                                                                const std::string& id,
+                                                                int64_t version) {
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease c, readers_->Acquire());
+  GM_ASSIGN_OR_RETURN(
+      Statement st,
+      c->Prepare("SELECT v.last_updated_us, v.deleted, v.json FROM resource AS r "
+                 "JOIN resource_version AS v ON v.rid = r.rid "
+                 "WHERE r.type = ?1 AND r.id = ?2 AND v.version = ?3"));
+  st.Bind(1, std::string_view(type));
+  st.Bind(2, std::string_view(id));
+  st.Bind(3, version);
+  GM_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<ResourceVersion>();
+  ResourceVersion rv{type, id, version, st.Int(0), st.Int(1) != 0, st.Text(2)};
+  return std::optional<ResourceVersion>(std::move(rv));
+}
+
+Result<HistoryPage> SqliteStore::History(const HistoryQuery& hq) {
+  if (!hq.id.empty() && hq.type.empty()) {
+    return Status::Error(ErrorCategory::kInvalid, "GM-STORE-032", "invalid",
+                         "Instance history needs a resource type");
+  }
+  const size_t limit = std::min(hq.limit, kMaxPage);
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease lease, readers_->Acquire());
+  Connection& c = *lease;
+  TxnScope snapshot(c);
+  GM_RETURN_IF_ERROR(snapshot.Begin());
+
+  HistoryPage page;
+  std::vector<KeyValue> params;
+  std::string filters;
+  // Filters over alias v shared by the page and the count.
+  auto add_filters = [&](std::vector<KeyValue>& ps) {
+    std::string f;
+    if (hq.since_us) f += " AND v.last_updated_us >= " + Placeholder(ps, *hq.since_us);
+    if (hq.at_us) {
+      std::string at = Placeholder(ps, *hq.at_us);
+      f += " AND v.last_updated_us <= " + at +
+           " AND NOT EXISTS (SELECT 1 FROM resource_version AS n WHERE n.rid = v.rid"
+           " AND n.version = v.version + 1 AND n.last_updated_us <= " +
+           at + ")";
+    }
+    return f;
+  };
+
+  if (!hq.id.empty()) {
+    int64_t rid = 0;
+    {
+      GM_ASSIGN_OR_RETURN(Statement st,
+                          c.Prepare("SELECT rid FROM resource WHERE type = ?1 AND id = ?2"));
+      st.Bind(1, std::string_view(hq.type));
+      st.Bind(2, std::string_view(hq.id));
+      GM_ASSIGN_OR_RETURN(bool found, st.Step());
+      if (!found) {
+        page.total = 0;
+        return page;
+      }
+      rid = st.Int(0);
+    }
+    std::optional<int64_t> after;
+    if (!hq.after.empty()) {
+      GM_ASSIGN_OR_RETURN(std::vector<KeyValue> cv, DecodeCursor(kInstanceHistoryTag, hq.after, 1));
+      if (!std::holds_alternative<int64_t>(cv[0])) return InvalidCursorError();
+      after = std::get<int64_t>(cv[0]);
+    }
+    {
+      std::vector<KeyValue> ps;
+      std::string sql = "SELECT count(*) FROM resource_version AS v WHERE v.rid = " +
+                        Placeholder(ps, rid) + add_filters(ps);
+      GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+      BindValues(st, ps);
+      GM_ASSIGN_OR_RETURN(bool row, st.Step());
+      page.total = row ? st.Int(0) : 0;
+    }
+    std::string sql =
+        "SELECT v.version, v.last_updated_us, v.deleted, v.json FROM resource_version AS v "
+        "WHERE v.rid = " +
+        Placeholder(params, rid) + add_filters(params);
+    if (after) sql += " AND v.version < " + Placeholder(params, *after);
+    sql += " ORDER BY v.version DESC LIMIT " + Placeholder(params, int64_t(limit + 1));
+    GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    BindValues(st, params);
+    for (;;) {
+      GM_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (page.versions.size() == limit) {
+        page.next = EncodeCursor(kInstanceHistoryTag, {page.versions.back().version});
+        break;
+      }
+      page.versions.push_back({hq.type, hq.id, st.Int(0), st.Int(1), st.Int(2) != 0, st.Text(3)});
+    }
+    return page;
+  }
+
+  std::optional<std::pair<int64_t, int64_t>> after;
+  if (!hq.after.empty()) {
+    GM_ASSIGN_OR_RETURN(std::vector<KeyValue> cv, DecodeCursor(kHistoryTag, hq.after, 2));
+    if (!std::holds_alternative<int64_t>(cv[0]) || !std::holds_alternative<int64_t>(cv[1])) {
+      return InvalidCursorError();
+    }
+    after = std::make_pair(std::get<int64_t>(cv[0]), std::get<int64_t>(cv[1]));
+  }
+  std::string sql =
+      "SELECT v.vid, v.version, v.last_updated_us, v.deleted, v.json, r.type, r.id "
+      "FROM resource_version AS v CROSS JOIN resource AS r WHERE r.rid = v.rid";
+  if (!hq.type.empty()) sql += " AND v.type = " + Placeholder(params, hq.type);
+  sql += add_filters(params);
+  if (after) {
+    sql += " AND (v.last_updated_us, v.vid) < (" + Placeholder(params, after->first) + ", " +
+           Placeholder(params, after->second) + ")";
+  }
+  sql += " ORDER BY v.last_updated_us DESC, v.vid DESC LIMIT " +
+         Placeholder(params, int64_t(limit + 1));
+  GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  BindValues(st, params);
+  int64_t last_vid = 0;
+  for (;;) {
+    GM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (page.versions.size() == limit) {
+      page.next = EncodeCursor(kHistoryTag, {page.versions.back().last_updated_us, last_vid});
+      break;
+    }
+    last_vid = st.Int(0);
+    page.versions.push_back({st.Text(5), st.Text(6), st.Int(1), st.Int(2), st.Int(3) != 0,
+                             st.Text(4)});
+  }
+  return page;
+}
+
+Result<QueryPage> SqliteStore::RunQuery(Connection& c, const Query& query, size_t limit,
+                                        bool with_json) {
+  limit = std::min(limit, kMaxPage);
+  QueryPage page;
+  GM_ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(c, query, limit + 1, NowUs()));
+  if (cq.never_matches || limit == 0) return page;
+  std::vector<Row> rows;
+  {
+    GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(cq.sql));
+    BindAll(cq, st);
+    std::string last_cursor;
+    for (;;) {
+      GM_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (rows.size() == limit) {
+        page.next = std::move(last_cursor);
+        break;
+      }
+      rows.push_back({st.Int(kColRid),
+                      {st.Text(kColType), st.Text(kColId), st.Int(kColVersion),
+                       st.Int(kColLastUpdated), false, std::string()}});
+      if (rows.size() == limit) last_cursor = CursorAfterRow(cq, st);
+    }
+  }
+  if (with_json) GM_RETURN_IF_ERROR(FetchJson(c, rows));
+  for (Row& r : rows) page.resources.push_back(std::move(r.rv));
+  return page;
+}
+
+Result<QueryPage> SqliteStore::Search(const Query& query) {
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease lease, readers_->Acquire());
+  TxnScope snapshot(*lease);
+  GM_RETURN_IF_ERROR(snapshot.Begin());
+  return RunQuery(*lease, query, query.limit, true);
+}
+
+Result<std::string> SqliteStore::ExplainSearch(const Query& query) {
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease lease, readers_->Acquire());
+  TxnScope snapshot(*lease);
+  GM_RETURN_IF_ERROR(snapshot.Begin());
+  GM_ASSIGN_OR_RETURN(CompiledQuery cq,
+                      CompileQuery(*lease, query, std::min(query.limit, kMaxPage) + 1, NowUs()));
+  if (cq.never_matches) return std::string();
+  GM_ASSIGN_OR_RETURN(Statement st, lease->Prepare("EXPLAIN QUERY PLAN " + cq.sql));
+  BindAll(cq, st);
+  std::string plan;
+  for (;;) {
+    GM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    plan += st.Text(3) + "\n";
+  }
+  return plan;
+}
+
+Result<QueryPage> SqliteStore::Compartment(const std::string& patient_id,
+                                           const std::vector<std::string>& types, size_t limit,
+                                           const std::string& after) {
+  limit = std::min(limit, kMaxPage);
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease lease, readers_->Acquire());
+  Connection& c = *lease;
+  TxnScope snapshot(c);
+  GM_RETURN_IF_ERROR(snapshot.Begin());
+  std::vector<KeyValue> params;
+  std::string sql =
+      "SELECT r.rid, r.type, r.id, r.version, r.last_updated_us FROM compartment AS c "
+      "CROSS JOIN resource AS r WHERE c.patient = " +
+      Placeholder(params, patient_id) + " AND r.rid = c.rid AND r.deleted = 0";
+  if (!types.empty()) {
+    sql += " AND r.type IN (";
+    for (size_t i = 0; i < types.size(); ++i) sql += (i ? "," : "") + Placeholder(params, types[i]);
+    sql += ")";
+  }
+  if (!after.empty()) {
+    GM_ASSIGN_OR_RETURN(std::vector<KeyValue> cv, DecodeCursor(kCompartmentTag, after, 1));
+    if (!std::holds_alternative<int64_t>(cv[0])) return InvalidCursorError();
+    sql += " AND c.rid > " + Placeholder(params, cv[0]);
+  }
+  sql += " ORDER BY c.rid LIMIT " + Placeholder(params, int64_t(limit + 1));
+  QueryPage page;
+  std::vector<Row> rows;
+  {
+    GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    BindValues(st, params);
+    for (;;) {
+      GM_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (rows.size() == limit) {
+        page.next = EncodeCursor(kCompartmentTag, {rows.back().rid});
+        break;
+      }
+      rows.push_back({st.Int(0), {st.Text(1), st.Text(2), st.Int(3), st.Int(4), false, {}}});
+    }
+  }
+  GM_RETURN_IF_ERROR(FetchJson(c, rows));
+  for (Row& r : rows) page.resources.push_back(std::move(r.rv));
+  return page;
+}
+
+Result<StoreStats> SqliteStore::Stats() {
+  StoreStats stats;
+  {
+    GM_ASSIGN_OR_RETURN(ReaderPool::Lease lease, readers_->Acquire());
+    Connection& c = *lease;
+    TxnScope snapshot(c);
+    GM_RETURN_IF_ERROR(snapshot.Begin());
+    GM_ASSIGN_OR_RETURN(std::string resources,
+                        c.QueryText("SELECT count(*) FROM resource WHERE deleted = 0"));
+    GM_ASSIGN_OR_RETURN(std::string versions, c.QueryText("SELECT count(*) FROM resource_version"));
+    stats.resources = std::strtoll(resources.c_str(), nullptr, 10);
+    stats.versions = std::strtoll(versions.c_str(), nullptr, 10);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path_ + suffix, ec);
+    if (!ec) stats.bytes += int64_t(size);
+  }
+  return stats;
+}
+
+WriterCounters SqliteStore::Counters() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return counters_;
+}
+
+}  // namespace sqlite
+}  // namespace gm::store

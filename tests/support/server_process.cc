@@ -1,0 +1,221 @@
+#include "tests/support/server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#ifndef GM_BINARY
+#error "GM_BINARY must point at the grunnmur binary"
+#endif
+
+namespace gm::testing {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "grunnmur-test-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args) {
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    std::vector<std::string> args = {GM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data",
+                                     data_dir, "--log-level", "warn"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  // Read stdout until "listening on http://127.0.0.1:PORT".
+  std::string text;
+  char buf[256];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    size_t at = text.find("listening on http://127.0.0.1:");
+    if (at != std::string::npos) {
+      size_t nl = text.find('\n', at);
+      if (nl == std::string::npos) continue;
+      port_ = static_cast<uint16_t>(std::atoi(text.c_str() + at + 30));
+      break;
+    }
+  }
+  // Keep draining stdout in the background so the child never blocks on a full pipe.
+  int fd = out[0];
+  std::thread([fd] {
+    char sink[256];
+    while (read(fd, sink, sizeof sink) > 0) {
+    }
+    close(fd);
+  }).detach();
+  if (port_ == 0) {
+    Kill9();
+    throw std::runtime_error("grunnmur did not start: " + text);
+  }
+  for (int i = 0; i < 600; ++i) {
+    try {
+      HttpClient c(port_);
+      if (c.Get("/readyz").status == 200) return;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Kill9();
+  throw std::runtime_error("grunnmur never became ready");
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) Terminate();
+}
+
+void ServerProcess::Kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int ServerProcess::Terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 600; ++i) {
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+std::string HttpResponse::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+json::Value HttpResponse::json() const {
+  auto v = json::Parse(body, json::ParseOptions{.max_depth = 1024});
+  return v.ok() ? std::move(v).value() : json::Value();
+}
+
+struct HttpClient::Impl {
+  boost::asio::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+  uint16_t port;
+  bool connected = false;
+
+  void Connect() {
+    tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), port);
+    stream = beast::tcp_stream(io);
+    stream.connect(ep);
+    buffer.clear();
+    connected = true;
+  }
+};
+
+HttpClient::HttpClient(uint16_t port) : impl_(std::make_unique<Impl>()) {
+  impl_->port = port;
+  impl_->Connect();
+}
+
+HttpClient::~HttpClient() {
+  beast::error_code ec;
+  impl_->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+HttpResponse HttpClient::Request(const std::string& method, const std::string& target,
+                                 const std::string& body,
+                                 std::vector<std::pair<std::string, std::string>> headers) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!impl_->connected) impl_->Connect();
+    bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
+    req.set(bhttp::field::host, "127.0.0.1:" + std::to_string(impl_->port));
+    req.keep_alive(true);
+    for (auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+      req.prepare_payload();
+    }
+    beast::error_code ec;
+    bhttp::write(impl_->stream, req, ec);
+    if (ec) {
+      impl_->connected = false;
+      continue;
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(1ull << 32);
+    if (method == "HEAD") parser.skip(true);
+    bhttp::read(impl_->stream, impl_->buffer, parser, ec);
+    if (ec) {
+      impl_->connected = false;
+      if (attempt == 0 && (ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset)) {
+        continue;
+      }
+      throw std::runtime_error("HTTP read failed: " + ec.message());
+    }
+    auto res = parser.release();
+    HttpResponse out;
+    out.status = res.result_int();
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(f.value());
+    }
+    out.body = std::move(res.body());
+    if (!res.keep_alive()) impl_->connected = false;
+    return out;
+  }
+  throw std::runtime_error("HTTP request failed to send");
+}
+
+HttpResponse HttpClient::Post(const std::string& target, const std::string& json,
+                              std::vector<std::pair<std::string, std::string>> headers) {
+  headers.emplace_back("Content-Type", "application/fhir+json");
+  return Request("POST", target, json, std::move(headers));
+}
+
+HttpResponse HttpClient::Put(const std::string& target, const std::string& json,
+                             std::vector<std::pair<std::string, std::string>> headers) {
+  headers.emplace_back("Content-Type", "application/fhir+json");
+  return Request("PUT", target, json, std::move(headers));
+}
+
+}  // namespace gm::testing

@@ -1,0 +1,79 @@
+// Test support: the real grunnmur binary on a free loopback port with a fresh
+// data directory, and a small blocking HTTP/1.1 client with keep-alive.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/json.h"
+
+namespace gm::testing {
+
+// A temporary directory removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class ServerProcess {
+ public:
+  // Starts `grunnmur serve` on 127.0.0.1:0 with the given data directory and
+  // extra arguments; waits until it prints its address and answers /readyz.
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();  // SIGTERM, then wait (SIGKILL after a grace period)
+
+  uint16_t port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  // kill -9, without waiting for anything.
+  void Kill9();
+  // SIGTERM and wait; returns the exit status (as from waitpid).
+  int Terminate();
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& name) const;
+  json::Value json() const;  // parsed body (null on failure)
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(uint16_t port);
+  ~HttpClient();
+  HttpResponse Request(const std::string& method, const std::string& target,
+                       const std::string& body = {},
+                       std::vector<std::pair<std::string, std::string>> headers = {});
+  HttpResponse Get(const std::string& target,
+                   std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return Request("GET", target, {}, std::move(headers));
+  }
+  // Body sent as application/fhir+json.
+  HttpResponse Post(const std::string& target, const std::string& json,
+                    std::vector<std::pair<std::string, std::string>> headers = {});
+  HttpResponse Put(const std::string& target, const std::string& json,
+                   std::vector<std::pair<std::string, std::string>> headers = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gm::testing
