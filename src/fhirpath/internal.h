@@ -101,6 +101,9 @@ std::string FormatDateTime(const DateTime& d, DtKind kind);
 // answer depends on precision or time zone that one side lacks.
 std::optional<int> CompareDateTime(const DateTime& a, DtKind ka, const DateTime& b, DtKind kb);
 int DaysInMonth(int year, int month);
+// Wall-clock milliseconds since 1970-01-01T00:00 of the fields (time zone ignored).
+int64_t ToEpochMs(const DateTime& d);
+void FromEpochMs(int64_t ms, DateTime& d);
 
 enum class CalUnit : uint8_t { kNone, kYear, kMonth, kWeek, kDay, kHour, kMinute, kSecond, kMillis };
 CalUnit CalendarKeyword(std::string_view word);  // "year", "years", ... or kNone
@@ -444,6 +447,7 @@ struct Node {
   BinOp op = BinOp::kAdd;
   Fn fn = Fn::kEmpty;
   uint32_t pos = 0;  // byte offset in the text
+  int depth = 1;     // height of the subtree
   const Node* input = nullptr;
   std::vector<const Node*> args;
   std::string name;       // member/variable name

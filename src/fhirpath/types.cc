@@ -95,6 +95,17 @@ class Index {
       by_name_[t->name] = t.get();
       if (!t->def->base.empty()) t->base = Get(model.Type(t->def->base));
     }
+    // R4 types positiveInt and unsignedInt values as System.String (their
+    // regex); they are integers, like their base type.
+    for (const auto& t : owned_) {
+      if (!t->primitive || t->system != SysKind::kString) continue;
+      for (const FType* b = t->base; b != nullptr && b->primitive; b = b->base) {
+        if (b->system != SysKind::kString && b->system != SysKind::kNone) {
+          t->system = b->system;
+          break;
+        }
+      }
+    }
     const FType* id_type = by_name_.count("id") ? by_name_["id"] : nullptr;
     for (const auto& t : owned_) {
       std::vector<Elem> elems;

@@ -56,7 +56,7 @@ struct Pow10Table {
     i128 x = 1;
     for (int i = 0; i < 39; ++i) {
       v[i] = x;
-      x *= 10;
+      if (i < 38) x *= 10;
     }
   }
 };
@@ -437,6 +437,8 @@ void CivilFromDays(int64_t z, int32_t& y, int8_t& m, int8_t& d) {
   y = static_cast<int32_t>(yy + (m <= 2));
 }
 
+}  // namespace
+
 int64_t ToEpochMs(const DateTime& d) {
   int64_t days = DaysFromCivil(d.year, d.month, d.day);
   return ((days * 24 + d.hour) * 60 + d.minute) * 60000 + d.second * 1000 + d.ms;
@@ -451,6 +453,8 @@ void FromEpochMs(int64_t ms, DateTime& d) {
   d.second = static_cast<int8_t>(rest / 1000 % 60);
   d.ms = static_cast<int16_t>(rest % 1000);
 }
+
+namespace {
 
 // Shifts wall-clock time by `minutes` (used to move to UTC).
 DateTime ShiftMinutes(const DateTime& d, int minutes) {

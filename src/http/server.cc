@@ -298,11 +298,17 @@ class Session : public std::enable_shared_from_this<Session> {
       OnReadError(ec);
       return;
     }
+    const auto& message = parser_->get();
+    if (!parser_->chunked() && message.count(bhttp::field::transfer_encoding) > 0) {
+      // RFC 9112 §6.3: a request whose transfer coding does not end in chunked has no
+      // knowable length; answering it could desynchronise the connection.
+      SendError(400, wire::kMalformedRequest, "unsupported Transfer-Encoding");
+      return;
+    }
     if (parser_->is_done()) {
       Dispatch();
       return;
     }
-    const auto& message = parser_->get();
     if (parser_->chunked() || parser_->content_length().value_or(0) > kBodyBuffer / 4) {
       buffer_.reserve(kBodyBuffer);
     }

@@ -7,7 +7,9 @@
 //
 // Requests the server refuses itself (oversized body or headers, malformed
 // HTTP, timeouts) are answered through the ErrorResponder, so that the one
-// place which formats errors (rest/outcome.cc) also formats these.
+// place which formats errors (rest/outcome.cc) also formats these. Their
+// stable codes are GM-HTTP-001 to GM-HTTP-008, listed in http/wire.h; their
+// Response.interaction is "rejected" in metrics.
 //
 // Thread-safety: Start/Stop/Wait from one controlling thread; the Handler is
 // called concurrently from worker threads.
@@ -67,7 +69,8 @@ struct ServerOptions {
   size_t max_body_bytes = 32u << 20;   // larger: 413
   size_t max_header_bytes = 64u << 10; // larger: 431
   std::chrono::milliseconds read_timeout{30000};  // whole request must arrive within this
-  std::chrono::milliseconds idle_timeout{60000};  // keep-alive connection idle limit
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive connection idle limit; also
+                                                  // the longest a response write may stall
   size_t max_connections = 10000;
   // One info-level spdlog line per request (method, path without query, status, bytes,
   // duration, request id) on the default logger. Off: no per-request formatting at all.
@@ -75,6 +78,8 @@ struct ServerOptions {
 };
 
 // Prometheus-style metrics that the server records for every request.
+// Thread-safe: Record locks only a per-thread shard (uncontended), the gauges
+// are atomics, Render merges the shards.
 class Metrics {
  public:
   Metrics();
@@ -104,8 +109,13 @@ class Server {
   uint16_t port() const;
   // Graceful stop: stop accepting, let in-flight requests finish (up to `grace`),
   // then close every connection. Safe to call from a signal-handling thread.
+  // Idle keep-alive connections are closed at once; requests already being
+  // received or handled are answered with "connection: close". A Handler still
+  // running after `grace` cannot be interrupted: Stop waits for it to return
+  // (its response is dropped). Later calls wait for the first to complete.
+  // REQUIRES: not called from a Handler (it would wait for itself).
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
-  // Blocks until Stop has completed.
+  // Blocks until Stop has completed (returns at once if the server was never started).
   void Wait();
 
   Metrics& metrics();

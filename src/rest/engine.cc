@@ -1,6 +1,5 @@
 #include "rest/engine.h"
 
-#include <algorithm>
 #include <charconv>
 
 #include "core/time.h"
@@ -50,21 +49,6 @@ int64_t NextTimestamp(const Context& ctx, const std::optional<store::ResourceVer
 }
 
 }  // namespace
-
-void CanonicalOrder(json::Value& resource) {
-  if (!resource.is_object()) return;
-  auto& members = resource.object();
-  auto rank = [](const std::string& k) {
-    if (k == "resourceType") return 0;
-    if (k == "id") return 1;
-    if (k == "meta") return 2;
-    return 3;
-  };
-  std::stable_sort(members.begin(), members.end(),
-                   [&](const json::Member& a, const json::Member& b) {
-                     return rank(a.first) < rank(b.first);
-                   });
-}
 
 std::optional<int64_t> ParseETag(std::string_view etag) {
   if (etag.size() >= 2 && etag.substr(0, 2) == "W/") etag.remove_prefix(2);

@@ -51,7 +51,4 @@ Result<std::vector<std::string>> MatchCriteria(const Context& ctx, store::Txn& t
 std::optional<int64_t> ParseETag(std::string_view etag);
 std::string ETagFor(int64_t version);
 
-// Puts resourceType first, then id and meta, keeping the rest in order.
-void CanonicalOrder(json::Value& resource);
-
 }  // namespace gm::rest

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <set>
+#include <unordered_set>
 
 #include "core/time.h"
 #include "search/fold.h"
@@ -291,10 +291,20 @@ const json::Value* StubFor(std::string_view reference) {
   return it == stubs->end() ? nullptr : &it->second;
 }
 
-bool SameEntry(const store::IndexEntry& a, const store::IndexEntry& b) {
-  return a.kind == b.kind && a.param == b.param && a.system == b.system && a.code == b.code &&
-         a.text == b.text && a.lo == b.lo && a.hi == b.hi && a.begin_us == b.begin_us &&
-         a.end_us == b.end_us;
+std::string EntryKey(const store::IndexEntry& e) {
+  std::string k;
+  k.reserve(e.system.size() + e.code.size() + e.text.size() + 64);
+  k += std::to_string(static_cast<int>(e.kind));
+  k += '\x1f';
+  k += e.system;
+  k += '\x1f';
+  k += e.code;
+  k += '\x1f';
+  k += e.text;
+  k += '\x1f';
+  k += std::to_string(e.lo) + '\x1f' + std::to_string(e.hi) + '\x1f' +
+       std::to_string(e.begin_us) + '\x1f' + std::to_string(e.end_us);
+  return k;
 }
 
 }  // namespace
@@ -336,20 +346,15 @@ Result<Extracted> FhirPathIndexer::Extract(std::string_view type, std::string_vi
     size_t first = out.index.size();
     for (const fhirpath::Item& item : *result) AppendEntries(*p.def, item, out.index);
     // Drop duplicates within one parameter (e.g. the same code twice).
-    for (size_t i = first + 1; i < out.index.size();) {
-      bool dup = false;
-      for (size_t j = first; j < i; ++j) {
-        if (SameEntry(out.index[i], out.index[j])) {
-          dup = true;
-          break;
-        }
-      }
-      if (dup) {
-        out.index.erase(out.index.begin() + static_cast<std::ptrdiff_t>(i));
-      } else {
-        ++i;
+    std::unordered_set<std::string> keys;
+    size_t kept = first;
+    for (size_t i = first; i < out.index.size(); ++i) {
+      if (keys.insert(EntryKey(out.index[i])).second) {
+        if (kept != i) out.index[kept] = std::move(out.index[i]);
+        ++kept;
       }
     }
+    out.index.resize(kept);
   }
   if (type == "Patient") out.compartments.emplace_back(id);
   if (const auto* params = model_.PatientCompartmentParams(type)) {

@@ -13,6 +13,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -284,6 +286,24 @@ TEST_F(ServerTest, BadContentLengthIs400) {
   EXPECT_TRUE(client.ServerClosed());
 }
 
+TEST_F(ServerTest, AmbiguousBodyLengthIs400) {
+  StartServer(Options());
+  {
+    Client client(port());
+    client.WriteRaw(
+        "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "abc");
+    EXPECT_EQ(client.Read().result_int(), 400);
+    EXPECT_TRUE(client.ServerClosed());
+  }
+  {
+    Client client(port());
+    client.WriteRaw("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc");
+    EXPECT_EQ(client.Read().result_int(), 400);
+    EXPECT_TRUE(client.ServerClosed());
+  }
+}
+
 TEST_F(ServerTest, HeaderThatNeverCompletesIs408) {
   ServerOptions o = Options();
   o.read_timeout = std::chrono::milliseconds(100);
@@ -488,6 +508,71 @@ TEST_F(ServerTest, RejectedRequestsAreCountedToo) {
   // The rejection is recorded before the connection is closed.
   EXPECT_TRUE(Contains(server_->metrics().Render(),
                        "grunnmur_http_requests_total{interaction=\"rejected\",status=\"431\"} 1\n"));
+}
+
+// Collects log lines; Lines() may be called while the server logs.
+class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::vector<std::string> Lines() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lines_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    lines_.emplace_back(msg.payload.data(), msg.payload.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+TEST_F(ServerTest, AccessLogHasNoQueryStringOrNationalId) {
+  auto sink = std::make_shared<CaptureSink>();
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  ServerOptions o = Options();
+  StartServer(o);
+  // StartServer turns logging off; start a second server with it on.
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.log_requests = true;
+  Server logged(o, Echo, TestErrors);
+  ASSERT_TRUE(logged.Start().ok());
+  {
+    Client client(logged.port());
+    ClientResponse r = client.Request(bhttp::verb::get,
+                                      "/Patient/01017012345?identifier=secret-value", "",
+                                      {{"X-Request-Id", "log-test-1"}});
+    EXPECT_EQ(r.result_int(), 200);
+    // The first request is logged before the connection reads the next one.
+    EXPECT_EQ(client.Get("/second").result_int(), 200);
+  }
+  logged.Stop();
+  {
+    Client quiet(port());  // the server started with logging off
+    EXPECT_EQ(quiet.Get("/quiet").result_int(), 200);
+    EXPECT_EQ(quiet.Get("/quiet2").result_int(), 200);
+  }
+  spdlog::set_default_logger(previous);
+
+  std::vector<std::string> lines = sink->Lines();
+  std::string line;
+  for (const auto& l : lines) {
+    if (Contains(l, "request_id=log-test-1")) line = l;
+  }
+  ASSERT_FALSE(line.empty()) << "no access log line";
+  EXPECT_TRUE(Contains(line, "method=GET")) << line;
+  EXPECT_TRUE(Contains(line, "path=/Patient/***********")) << line;
+  EXPECT_TRUE(Contains(line, "status=200")) << line;
+  EXPECT_TRUE(Contains(line, "bytes=")) << line;
+  EXPECT_TRUE(Contains(line, "ms=")) << line;
+  for (const auto& l : lines) {
+    EXPECT_FALSE(Contains(l, "secret-value")) << l;
+    EXPECT_FALSE(Contains(l, "01017012345")) << l;
+  }
+  for (const auto& l : lines) EXPECT_FALSE(Contains(l, "path=/quiet")) << l;
 }
 
 TEST_F(ServerTest, GracefulStopFinishesInFlightRequests) {

@@ -64,11 +64,17 @@ void Statement::Release() {
 
 void Statement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
 void Statement::Bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
+// SQLite binds NULL for a null data pointer; empty values must stay non-NULL.
 void Statement::Bind(int index, std::string_view text) {
-  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  sqlite3_bind_text64(stmt_, index, text.empty() ? "" : text.data(), text.size(),
+                      SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 void Statement::BindBlob(int index, std::string_view bytes) {
-  sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  if (bytes.empty()) {
+    sqlite3_bind_zeroblob(stmt_, index, 0);
+  } else {
+    sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  }
 }
 void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 void Statement::Bind(int index, const KeyValue& value) {
