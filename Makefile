@@ -9,7 +9,7 @@ DATA ?= ./var
 
 DEBIAN_PACKAGES := build-essential cmake pkg-config git \
   libboost1.81-dev libsimdjson-dev libsqlite3-dev libssl-dev libicu-dev \
-  libspdlog-dev libfmt-dev libcli11-dev libpugixml-dev \
+  libspdlog-dev libfmt-dev libcli11-dev libpugixml-dev libre2-dev \
   libgtest-dev libgmock-dev libbenchmark-dev nodejs npm
 
 .PHONY: all deps deps-debian deps-npm configure build run test clean

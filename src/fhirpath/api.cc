@@ -54,9 +54,8 @@ Storage& StorageOf(Collection& c) {
 }
 
 Status BadLiteral(std::string_view what, std::string_view text) {
-  return internal::CompileError(internal::kErrLiteral,
-                                "not a FHIRPath " + std::string(what) + ": '" +
-                                    std::string(text) + "'");
+  return internal::CompileError(internal::kErrLiteral, "not a FHIRPath " + std::string(what) +
+                                                           ": '" + std::string(text) + "'");
 }
 
 }  // namespace
@@ -159,27 +158,43 @@ Result<Collection> RunProgram(const std::shared_ptr<const internal::Program>& pr
                               const Coll& focus, const EvalOptions& options,
                               std::vector<std::shared_ptr<void>> keep) {
   Collection result;
-  auto storage = std::make_shared<Storage>();
-  storage->keep.push_back(program);
+  std::shared_ptr<Storage> storage;
   for (auto& k : keep) {
-    if (k) storage->keep.push_back(std::move(k));
+    if (!k) continue;
+    if (!storage) storage = std::make_shared<Storage>();
+    storage->keep.push_back(std::move(k));
   }
-  std::optional<Item> resource, root;
+  // Plain items and pointers (not std::optional) keep this path free of
+  // partial-store reloads.
+  Item resource_item, root_item;
+  const Item* resource = nullptr;
+  const Item* root = nullptr;
   if (options.resource != nullptr) {
-    resource = Access::Fhir(internal::ResourceType(*options.resource), options.resource, nullptr);
+    Access::SetFhir(resource_item, internal::ResourceType(*options.resource), options.resource,
+                    nullptr);
+    resource = &resource_item;
   } else if (focus.size() == 1 && focus[0].kind() == ValueKind::kFhir &&
              Access::type(focus[0]) != nullptr && Access::type(focus[0])->resource) {
-    resource = focus[0];
+    resource = &focus[0];
   }
   if (options.root_resource != nullptr) {
-    root = Access::Fhir(internal::ResourceType(*options.root_resource), options.root_resource,
-                        nullptr);
+    Access::SetFhir(root_item, internal::ResourceType(*options.root_resource),
+                    options.root_resource, nullptr);
+    root = &root_item;
   } else {
     root = resource;
   }
   Coll out;
-  GM_RETURN_IF_ERROR(internal::Run(program, focus, resource ? &*resource : nullptr,
-                                   root ? &*root : nullptr, options, *storage, out));
+  GM_RETURN_IF_ERROR(internal::Run(program, focus, resource, root, options, storage, out));
+  // Strings, decimals and other values may point into the program's literals.
+  for (const Item& it : out) {
+    if (it.kind() != ValueKind::kFhir && it.kind() != ValueKind::kBoolean &&
+        it.kind() != ValueKind::kInteger) {
+      if (!storage) storage = std::make_shared<Storage>();
+      storage->keep.push_back(program);
+      break;
+    }
+  }
   Access::items(result).assign(out.begin(), out.end());
   Access::storage(result) = std::move(storage);
   return result;
@@ -195,17 +210,16 @@ Result<Collection> Expression::Evaluate(const json::Value& input,
     if (t == nullptr && !options.input_type.empty()) {
       t = internal::FindType(options.input_type);
       if (t == nullptr) {
-        return internal::EvalError(internal::kErrType, "unknown input type '" +
-                                                           std::string(options.input_type) + "'");
+        return internal::EvalError(internal::kErrType,
+                                   "unknown input type '" + std::string(options.input_type) + "'");
       }
     }
-    focus.push_back(Access::Fhir(t, &input, nullptr));
+    Access::SetFhir(focus.emplace_slot(), t, &input, nullptr);
   }
   return RunProgram(program_, focus, options, {});
 }
 
-Result<Collection> Expression::Evaluate(const Collection& input,
-                                        const EvalOptions& options) const {
+Result<Collection> Expression::Evaluate(const Collection& input, const EvalOptions& options) const {
   Coll focus;
   const auto& items = Access::items(input);
   focus.Append(items.data(), items.size());
@@ -217,9 +231,9 @@ Result<Collection> Expression::Evaluate(const Collection& input,
 Result<std::optional<bool>> ToBoolean(const Collection& result) {
   if (result.empty()) return std::optional<bool>();
   if (result.size() > 1) {
-    return internal::EvalError(internal::kErrSingleton,
-                               "expected a single Boolean, got " + std::to_string(result.size()) +
-                                   " items");
+    return internal::EvalError(
+        internal::kErrSingleton,
+        "expected a single Boolean, got " + std::to_string(result.size()) + " items");
   }
   Scalar s;
   if (internal::ToScalar(result[0], s) && s.kind == ValueKind::kBoolean) {
@@ -237,8 +251,12 @@ json::Value ToJson(const Collection& result) {
         out.push_back(n ? *n : json::Value());
         break;
       }
-      case ValueKind::kBoolean: out.push_back(json::Value(Access::b(it))); break;
-      case ValueKind::kInteger: out.push_back(json::Value(Access::i(it))); break;
+      case ValueKind::kBoolean:
+        out.push_back(json::Value(Access::b(it)));
+        break;
+      case ValueKind::kInteger:
+        out.push_back(json::Value(Access::i(it)));
+        break;
       case ValueKind::kDecimal:
         out.push_back(json::Value::Number(internal::DecimalToString(Access::d(it))));
         break;

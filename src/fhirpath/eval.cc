@@ -108,30 +108,53 @@ const FType* QuantityType() {
 
 SysKind SysKindOf(ValueKind k) {
   switch (k) {
-    case ValueKind::kBoolean: return SysKind::kBoolean;
-    case ValueKind::kInteger: return SysKind::kInteger;
-    case ValueKind::kDecimal: return SysKind::kDecimal;
-    case ValueKind::kString: return SysKind::kString;
-    case ValueKind::kDate: return SysKind::kDate;
-    case ValueKind::kDateTime: return SysKind::kDateTime;
-    case ValueKind::kTime: return SysKind::kTime;
-    default: return SysKind::kNone;
+    case ValueKind::kBoolean:
+      return SysKind::kBoolean;
+    case ValueKind::kInteger:
+      return SysKind::kInteger;
+    case ValueKind::kDecimal:
+      return SysKind::kDecimal;
+    case ValueKind::kString:
+      return SysKind::kString;
+    case ValueKind::kDate:
+      return SysKind::kDate;
+    case ValueKind::kDateTime:
+      return SysKind::kDateTime;
+    case ValueKind::kTime:
+      return SysKind::kTime;
+    default:
+      return SysKind::kNone;
   }
 }
 
 bool ToScalar(const Item& it, Scalar& out) {
   out.kind = it.kind();
   switch (it.kind()) {
-    case ValueKind::kBoolean: out.b = Access::b(it); return true;
-    case ValueKind::kInteger: out.i = Access::i(it); return true;
-    case ValueKind::kDecimal: out.d = Access::d(it); return true;
-    case ValueKind::kString: out.s = Access::s(it); return true;
+    case ValueKind::kBoolean:
+      out.b = Access::b(it);
+      return true;
+    case ValueKind::kInteger:
+      out.i = Access::i(it);
+      return true;
+    case ValueKind::kDecimal:
+      out.d = Access::d(it);
+      return true;
+    case ValueKind::kString:
+      out.s = Access::s(it);
+      return true;
     case ValueKind::kDate:
     case ValueKind::kDateTime:
-    case ValueKind::kTime: out.dt = Access::dt(it); return true;
-    case ValueKind::kQuantity: out.q = Access::q(it); return true;
-    case ValueKind::kTypeInfo: out.kind = ValueKind::kFhir; return false;
-    case ValueKind::kFhir: break;
+    case ValueKind::kTime:
+      out.dt = Access::dt(it);
+      return true;
+    case ValueKind::kQuantity:
+      out.q = Access::q(it);
+      return true;
+    case ValueKind::kTypeInfo:
+      out.kind = ValueKind::kFhir;
+      return false;
+    case ValueKind::kFhir:
+      break;
   }
   out.kind = ValueKind::kFhir;
   const FType* t = Access::type(it);
@@ -197,20 +220,29 @@ bool ToScalar(const Item& it, Scalar& out) {
 
 std::string ScalarToString(const Scalar& s) {
   switch (s.kind) {
-    case ValueKind::kBoolean: return s.b ? "true" : "false";
-    case ValueKind::kInteger: return std::to_string(s.i);
-    case ValueKind::kDecimal: return DecimalToString(s.d);
-    case ValueKind::kString: return std::string(s.s);
-    case ValueKind::kDate: return FormatDateTime(s.dt, DtKind::kDate);
-    case ValueKind::kDateTime: return FormatDateTime(s.dt, DtKind::kDateTime);
-    case ValueKind::kTime: return FormatDateTime(s.dt, DtKind::kTime);
-    case ValueKind::kQuantity: return FormatQuantity(s.q);
-    default: return {};
+    case ValueKind::kBoolean:
+      return s.b ? "true" : "false";
+    case ValueKind::kInteger:
+      return std::to_string(s.i);
+    case ValueKind::kDecimal:
+      return DecimalToString(s.d);
+    case ValueKind::kString:
+      return std::string(s.s);
+    case ValueKind::kDate:
+      return FormatDateTime(s.dt, DtKind::kDate);
+    case ValueKind::kDateTime:
+      return FormatDateTime(s.dt, DtKind::kDateTime);
+    case ValueKind::kTime:
+      return FormatDateTime(s.dt, DtKind::kTime);
+    case ValueKind::kQuantity:
+      return FormatQuantity(s.q);
+    default:
+      return {};
   }
 }
 
 static DtKind DtKindOf(ValueKind k) {
-  return k == ValueKind::kDate ? DtKind::kDate
+  return k == ValueKind::kDate   ? DtKind::kDate
          : k == ValueKind::kTime ? DtKind::kTime
                                  : DtKind::kDateTime;
 }
@@ -225,15 +257,24 @@ std::string_view TypeNameOf(const Item& it) {
       const FType* t = Access::type(it);
       return t ? t->name : std::string_view();
     }
-    case ValueKind::kBoolean: return "Boolean";
-    case ValueKind::kInteger: return "Integer";
-    case ValueKind::kDecimal: return "Decimal";
-    case ValueKind::kString: return "String";
-    case ValueKind::kDate: return "Date";
-    case ValueKind::kDateTime: return "DateTime";
-    case ValueKind::kTime: return "Time";
-    case ValueKind::kQuantity: return "Quantity";
-    case ValueKind::kTypeInfo: return "TypeInfo";
+    case ValueKind::kBoolean:
+      return "Boolean";
+    case ValueKind::kInteger:
+      return "Integer";
+    case ValueKind::kDecimal:
+      return "Decimal";
+    case ValueKind::kString:
+      return "String";
+    case ValueKind::kDate:
+      return "Date";
+    case ValueKind::kDateTime:
+      return "DateTime";
+    case ValueKind::kTime:
+      return "Time";
+    case ValueKind::kQuantity:
+      return "Quantity";
+    case ValueKind::kTypeInfo:
+      return "TypeInfo";
   }
   return {};
 }
@@ -254,20 +295,12 @@ bool IsTypeOf(const Item& it, const TypeSpec& spec, bool exact) {
 
 std::optional<bool> ItemsEqual(const Item& a, const Item& b) {
   bool ca = IsComplexNode(a), cb = IsComplexNode(b);
-  if (ca || cb) {
-    if (ca && cb) {
-      const json::Value* na = Access::node(a);
-      const json::Value* nb = Access::node(b);
-      if (na == nb) return true;
-      if (na == nullptr || nb == nullptr) return false;
-      return JsonEqual(*na, *nb, false, 0);
-    }
-    // A FHIR Quantity compares with a System Quantity.
-    Scalar sa, sb;
-    if (!ToScalar(a, sa) || !ToScalar(b, sb) || sa.kind != ValueKind::kQuantity ||
-        sb.kind != ValueKind::kQuantity) {
-      return false;
-    }
+  if (ca && cb) {
+    const json::Value* na = Access::node(a);
+    const json::Value* nb = Access::node(b);
+    if (na == nb) return true;
+    if (na == nullptr || nb == nullptr) return false;
+    return JsonEqual(*na, *nb, false, 0);
   }
   if (a.kind() == ValueKind::kTypeInfo || b.kind() == ValueKind::kTypeInfo) {
     return a.kind() == b.kind() && Access::flags(a) == Access::flags(b) &&
@@ -275,6 +308,12 @@ std::optional<bool> ItemsEqual(const Item& a, const Item& b) {
   }
   Scalar x, y;
   bool hx = ToScalar(a, x), hy = ToScalar(b, y);
+  if (ca || cb) {
+    // Only a FHIR Quantity compares with a System value (a System Quantity).
+    if (!hx || !hy || x.kind != ValueKind::kQuantity || y.kind != ValueKind::kQuantity) {
+      return false;
+    }
+  }
   if (!hx || !hy) return std::nullopt;
   if (x.kind == ValueKind::kInteger && y.kind == ValueKind::kInteger) return x.i == y.i;
   if ((x.kind == ValueKind::kInteger || x.kind == ValueKind::kDecimal) &&
@@ -291,27 +330,23 @@ std::optional<bool> ItemsEqual(const Item& a, const Item& b) {
   }
   if (x.kind != y.kind) return false;
   switch (x.kind) {
-    case ValueKind::kBoolean: return x.b == y.b;
-    case ValueKind::kString: return x.s == y.s;
+    case ValueKind::kBoolean:
+      return x.b == y.b;
+    case ValueKind::kString:
+      return x.s == y.s;
     case ValueKind::kQuantity: {
       Decimal va, vb;
       if (!QuantityToCommon(x.q, y.q, va, vb)) return std::nullopt;
       return DecimalCompare(va, vb) == 0;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
 bool ItemsEquivalent(const Item& a, const Item& b) {
   bool ca = IsComplexNode(a), cb = IsComplexNode(b);
-  if (ca != cb) {
-    // A FHIR Quantity is equivalent to a System Quantity.
-    Scalar sa, sb;
-    if (!ToScalar(a, sa) || !ToScalar(b, sb) || sa.kind != ValueKind::kQuantity ||
-        sb.kind != ValueKind::kQuantity) {
-      return false;
-    }
-  } else if (ca) {
+  if (ca && cb) {
     const json::Value* na = Access::node(a);
     const json::Value* nb = Access::node(b);
     if (na == nb) return true;
@@ -323,6 +358,12 @@ bool ItemsEquivalent(const Item& a, const Item& b) {
   }
   Scalar x, y;
   bool hx = ToScalar(a, x), hy = ToScalar(b, y);
+  if (ca || cb) {
+    // Only a FHIR Quantity is equivalent to a System value (a System Quantity).
+    if (!hx || !hy || x.kind != ValueKind::kQuantity || y.kind != ValueKind::kQuantity) {
+      return false;
+    }
+  }
   if (!hx || !hy) return hx == hy;
   auto decimals_equivalent = [](const Decimal& p, const Decimal& q) {
     int s = p.scale < q.scale ? p.scale : q.scale;
@@ -343,14 +384,17 @@ bool ItemsEquivalent(const Item& a, const Item& b) {
   }
   if (x.kind != y.kind) return false;
   switch (x.kind) {
-    case ValueKind::kBoolean: return x.b == y.b;
-    case ValueKind::kString: return StringsEquivalent(x.s, y.s);
+    case ValueKind::kBoolean:
+      return x.b == y.b;
+    case ValueKind::kString:
+      return StringsEquivalent(x.s, y.s);
     case ValueKind::kQuantity: {
       Decimal va, vb;
       if (!QuantityToCommon(x.q, y.q, va, vb)) return false;
       return decimals_equivalent(va, vb);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -360,7 +404,7 @@ CalUnit DurationUnit(const Quantity& q, bool& invalid) {
   invalid = false;
   if (q.calendar != CalUnit::kNone) return q.calendar;
   static const std::pair<std::string_view, CalUnit> kUcum[] = {
-      {"wk", CalUnit::kWeek},  {"d", CalUnit::kDay},    {"h", CalUnit::kHour},
+      {"wk", CalUnit::kWeek},    {"d", CalUnit::kDay},    {"h", CalUnit::kHour},
       {"min", CalUnit::kMinute}, {"s", CalUnit::kSecond}, {"ms", CalUnit::kMillis}};
   for (const auto& [u, c] : kUcum) {
     if (q.unit == u) return c;
@@ -378,11 +422,20 @@ bool DateAdd(DateTime& d, DtKind kind, CalUnit unit, int64_t amount) {
   if (kind == DtKind::kTime) {
     int64_t ms;
     switch (unit) {
-      case CalUnit::kHour: ms = amount * 3600000; break;
-      case CalUnit::kMinute: ms = amount * 60000; break;
-      case CalUnit::kSecond: ms = amount * 1000; break;
-      case CalUnit::kMillis: ms = amount; break;
-      default: return false;
+      case CalUnit::kHour:
+        ms = amount * 3600000;
+        break;
+      case CalUnit::kMinute:
+        ms = amount * 60000;
+        break;
+      case CalUnit::kSecond:
+        ms = amount * 1000;
+        break;
+      case CalUnit::kMillis:
+        ms = amount;
+        break;
+      default:
+        return false;
     }
     int64_t t = ((d.hour * 60 + d.minute) * 60 + d.second) * 1000 + d.ms + ms;
     t %= 86400000;
@@ -405,13 +458,26 @@ bool DateAdd(DateTime& d, DtKind kind, CalUnit unit, int64_t amount) {
   }
   int64_t ms;
   switch (unit) {
-    case CalUnit::kWeek: ms = amount * 7 * 86400000; break;
-    case CalUnit::kDay: ms = amount * 86400000; break;
-    case CalUnit::kHour: ms = amount * 3600000; break;
-    case CalUnit::kMinute: ms = amount * 60000; break;
-    case CalUnit::kSecond: ms = amount * 1000; break;
-    case CalUnit::kMillis: ms = amount; break;
-    default: return false;
+    case CalUnit::kWeek:
+      ms = amount * 7 * 86400000;
+      break;
+    case CalUnit::kDay:
+      ms = amount * 86400000;
+      break;
+    case CalUnit::kHour:
+      ms = amount * 3600000;
+      break;
+    case CalUnit::kMinute:
+      ms = amount * 60000;
+      break;
+    case CalUnit::kSecond:
+      ms = amount * 1000;
+      break;
+    case CalUnit::kMillis:
+      ms = amount;
+      break;
+    default:
+      return false;
   }
   if (kind == DtKind::kDate || d.precision < kHour) {
     // Time-valued durations move a date by whole days.
@@ -444,8 +510,8 @@ Status Evaluator::Error(const Node* n, const char* code, const std::string& text
       ++col;
     }
   }
-  return EvalError(code, "FHIRPath " + std::to_string(line) + ":" + std::to_string(col) + ": " +
-                             text);
+  return EvalError(code,
+                   "FHIRPath " + std::to_string(line) + ":" + std::to_string(col) + ": " + text);
 }
 
 Status Evaluator::Single(const Coll& c, const Node* n, const Item*& item) const {
@@ -513,15 +579,22 @@ Status Evaluator::ArgInteger(const Node* arg, const Frame& f, bool& present, int
 
 Item Evaluator::FromScalar(const Scalar& s) {
   switch (s.kind) {
-    case ValueKind::kBoolean: return Access::Bool(s.b);
-    case ValueKind::kInteger: return Access::Int(s.i);
-    case ValueKind::kDecimal: return MakeDecimal(s.d);
-    case ValueKind::kString: return Access::Str(s.s);
+    case ValueKind::kBoolean:
+      return Access::Bool(s.b);
+    case ValueKind::kInteger:
+      return Access::Int(s.i);
+    case ValueKind::kDecimal:
+      return MakeDecimal(s.d);
+    case ValueKind::kString:
+      return Access::Str(s.s);
     case ValueKind::kDate:
     case ValueKind::kDateTime:
-    case ValueKind::kTime: return MakeDt(s.kind, s.dt);
-    case ValueKind::kQuantity: return MakeQuantity(s.q);
-    default: return Access::Bool(false);
+    case ValueKind::kTime:
+      return MakeDt(s.kind, s.dt);
+    case ValueKind::kQuantity:
+      return MakeQuantity(s.q);
+    default:
+      return Access::Bool(false);
   }
 }
 
@@ -540,9 +613,9 @@ bool Evaluator::Contains(const Coll& c, const Item& it) {
 const DateTime& Evaluator::Now() {
   if (!now_) {
     auto tp = options_.clock ? options_.clock() : std::chrono::system_clock::now();
-    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch())
-                     .count() +
-                 int64_t{options_.utc_offset_minutes} * 60000;
+    int64_t ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() +
+        int64_t{options_.utc_offset_minutes} * 60000;
     DateTime d;
     FromEpochMs(ms, d);
     d.precision = kMillis;
@@ -559,14 +632,13 @@ void Evaluator::Emit(const FType* t, const json::Value* v, const json::Value* ve
     const json::Array* ea = ve != nullptr && ve->is_array() ? &ve->array() : nullptr;
     for (size_t k = 0; k < a.size(); ++k) {
       const json::Value* node = &a[k];
-      const json::Value* ex = ea != nullptr && k < ea->size() && (*ea)[k].is_object()
-                                  ? &(*ea)[k]
-                                  : nullptr;
+      const json::Value* ex =
+          ea != nullptr && k < ea->size() && (*ea)[k].is_object() ? &(*ea)[k] : nullptr;
       if (node->is_null()) {
         if (ex == nullptr) continue;
         node = nullptr;
       }
-      out.push_back(Access::Fhir(node ? ConcreteType(t, *node) : t, node, ex));
+      Access::SetFhir(out.emplace_slot(), node ? ConcreteType(t, *node) : t, node, ex);
     }
     if (ea != nullptr) {
       for (size_t k = a.size(); k < ea->size(); ++k) {
@@ -581,7 +653,7 @@ void Evaluator::Emit(const FType* t, const json::Value* v, const json::Value* ve
       if (ex != nullptr) out.push_back(Access::Fhir(t, nullptr, ex));
       return;
     }
-    out.push_back(Access::Fhir(ConcreteType(t, *v), v, ex));
+    Access::SetFhir(out.emplace_slot(), ConcreteType(t, *v), v, ex);
     return;
   }
   if (ve != nullptr) {
@@ -598,7 +670,7 @@ void Evaluator::Emit(const FType* t, const json::Value* v, const json::Value* ve
 namespace {
 
 // Untyped JSON: objects stay nodes, leaves become System values.
-void EmitUntyped(const json::Value& v, Storage& storage, Coll& out) {
+void EmitUntyped(const json::Value& v, Evaluator& ev, Coll& out) {
   switch (v.kind()) {
     case json::Kind::kNull:
       return;
@@ -611,17 +683,17 @@ void EmitUntyped(const json::Value& v, Storage& storage, Coll& out) {
     case json::Kind::kNumber: {
       auto d = ParseDecimal(v.str());
       if (!d) return;
-      if (d->scale == 0 && v.str().find_first_of(".eE") == std::string::npos &&
-          d->m <= INT64_MAX && d->m >= INT64_MIN) {
+      if (d->scale == 0 && v.str().find_first_of(".eE") == std::string::npos && d->m <= INT64_MAX &&
+          d->m >= INT64_MIN) {
         out.push_back(Access::Int(static_cast<int64_t>(d->m)));
       } else {
-        out.push_back(Access::Dec(storage.arena.New<Decimal>(*d)));
+        out.push_back(ev.MakeDecimal(*d));
       }
       return;
     }
     case json::Kind::kArray:
       for (const json::Value& e : v.array()) {
-        if (!e.is_array()) EmitUntyped(e, storage, out);
+        if (!e.is_array()) EmitUntyped(e, ev, out);
       }
       return;
     case json::Kind::kObject:
@@ -644,7 +716,7 @@ void Evaluator::Navigate(const Item& it, const Node* n, Coll& out) {
   const json::Value* obj = t != nullptr && t->primitive ? Access::ext(it) : Access::node(it);
   if (obj == nullptr || !obj->is_object()) return;
   if (t == nullptr) {
-    if (const json::Value* v = obj->find(n->name)) EmitUntyped(*v, storage_, out);
+    if (const json::Value* v = obj->find(n->name)) EmitUntyped(*v, *this, out);
     return;
   }
   const Elem* e = t->elements.Find(n->name, n->hash);
@@ -654,11 +726,15 @@ void Evaluator::Navigate(const Item& it, const Node* n, Coll& out) {
   if (!e->choice) {
     bool companion = e->type != nullptr && e->type->primitive &&
                      !(e->def->types.size() == 1 && e->def->types[0].system);
+    const size_t len = n->name.size();
+    const char first = n->name[0];
     for (const json::Member& m : obj->object()) {
-      if (m.first == n->name) {
+      const std::string& key = m.first;
+      if (key.size() == len && key[0] == first && SameName(key, n->name)) {
         v = &m.second;
         if (!companion) break;
-      } else if (companion && m.first == n->ext_name) {
+      } else if (companion && key.size() == len + 1 && key[0] == '_' &&
+                 SameName(key, n->ext_name)) {
         ve = &m.second;
       }
     }
@@ -691,11 +767,12 @@ void Evaluator::Children(const Item& it, Coll& out) {
   const FType* t = Access::type(it);
   const json::Value* obj = t != nullptr && t->primitive ? Access::ext(it) : Access::node(it);
   if (obj == nullptr || !obj->is_object()) return;
-  for (const json::Member& m : obj->object()) {
+  const json::Object& members = obj->object();
+  for (const json::Member& m : members) {
     std::string_view key = m.first;
     if (key == "resourceType") continue;
     if (t == nullptr) {
-      EmitUntyped(m.second, storage_, out);
+      EmitUntyped(m.second, *this, out);
       continue;
     }
     bool underscore = !key.empty() && key[0] == '_';
@@ -703,23 +780,36 @@ void Evaluator::Children(const Item& it, Coll& out) {
       key.remove_prefix(1);
       if (obj->find(key) != nullptr) continue;  // emitted with its value
     }
-    fhir::TypeDef::Match match = t->def->Find(key);
-    if (match.element == nullptr) continue;
-    const Elem* e = t->elements.Find(match.element->name, HashName(match.element->name));
-    if (e == nullptr) continue;
-    const FType* ct = e->type;
-    if (e->choice) {
-      ct = nullptr;
-      for (const Elem::Choice& c : e->choices) {
-        if (match.type != nullptr && c.type->name == match.type->code) ct = c.type;
+    const FType* ct = nullptr;
+    if (const Elem* e = t->elements.Find(key, HashName(key)); e != nullptr && !e->choice) {
+      ct = e->type;
+    } else {
+      // A choice element: the key is its stem plus a type suffix.
+      for (const Elem& c : t->elements.all()) {
+        if (!c.choice || key.size() <= c.name.size() || key.compare(0, c.name.size(), c.name)) {
+          continue;
+        }
+        for (const Elem::Choice& choice : c.choices) {
+          if (key.substr(c.name.size()) == choice.suffix) ct = choice.type;
+        }
+        if (ct != nullptr) break;
       }
       if (ct == nullptr) continue;
     }
     const json::Value* v = underscore ? nullptr : &m.second;
     const json::Value* ve = nullptr;
     if (ct != nullptr && ct->primitive) {
-      std::string ext_key = "_" + std::string(key);
-      ve = underscore ? &m.second : obj->find(ext_key);
+      if (underscore) {
+        ve = &m.second;
+      } else {
+        for (const json::Member& x : members) {
+          if (x.first.size() == key.size() + 1 && x.first[0] == '_' &&
+              std::string_view(x.first).substr(1) == key) {
+            ve = &x.second;
+            break;
+          }
+        }
+      }
     }
     Emit(ct, v, ve, out);
   }
@@ -743,7 +833,7 @@ Status Evaluator::Variable(const Node* n, Coll& out) {
     if (vname == name) {
       const auto& items = Access::items(coll);
       out.Append(items.data(), items.size());
-      if (Access::storage(coll)) storage_.keep.push_back(Access::storage(coll));
+      if (Access::storage(coll)) S().keep.push_back(Access::storage(coll));
       return Status::Ok();
     }
   }
@@ -886,16 +976,22 @@ Status Evaluator::Binary(const Node* n, const Frame& f, Coll& out) {
     std::optional<bool> res;
     switch (op) {
       case BinOp::kAnd:
-        if (b == false) res = false;
-        else if (a && b) res = true;
+        if (b == false)
+          res = false;
+        else if (a && b)
+          res = true;
         break;
       case BinOp::kOr:
-        if (b == true) res = true;
-        else if (a && b) res = false;
+        if (b == true)
+          res = true;
+        else if (a && b)
+          res = false;
         break;
       case BinOp::kImplies:
-        if (b == true) res = true;
-        else if (a && b) res = false;  // a is true here
+        if (b == true)
+          res = true;
+        else if (a && b)
+          res = false;  // a is true here
         break;
       default:
         if (a && b) res = *a != *b;
@@ -1005,7 +1101,9 @@ Status Evaluator::Compare(const Node* n, const Item& a, const Item& b, Coll& out
   Scalar x, y;
   if (!ToScalar(a, x) || !ToScalar(b, y)) return Status::Ok();
   std::optional<int> c;
-  auto num = [](const Scalar& s) { return s.kind == ValueKind::kInteger || s.kind == ValueKind::kDecimal; };
+  auto num = [](const Scalar& s) {
+    return s.kind == ValueKind::kInteger || s.kind == ValueKind::kDecimal;
+  };
   if (num(x) && num(y)) {
     if (x.kind == ValueKind::kInteger && y.kind == ValueKind::kInteger) {
       c = x.i < y.i ? -1 : (x.i > y.i ? 1 : 0);
@@ -1026,16 +1124,24 @@ Status Evaluator::Compare(const Node* n, const Item& a, const Item& b, Coll& out
     if (!QuantityToCommon(x.q, y.q, va, vb)) return Status::Ok();
     c = DecimalCompare(va, vb);
   } else {
-    return Error(n, kErrType,
-                 "cannot compare " + std::string(TypeNameOf(a)) + " with " +
-                     std::string(TypeNameOf(b)));
+    return Error(
+        n, kErrType,
+        "cannot compare " + std::string(TypeNameOf(a)) + " with " + std::string(TypeNameOf(b)));
   }
   bool r = false;
   switch (n->op) {
-    case BinOp::kLt: r = *c < 0; break;
-    case BinOp::kLe: r = *c <= 0; break;
-    case BinOp::kGt: r = *c > 0; break;
-    default: r = *c >= 0; break;
+    case BinOp::kLt:
+      r = *c < 0;
+      break;
+    case BinOp::kLe:
+      r = *c <= 0;
+      break;
+    case BinOp::kGt:
+      r = *c > 0;
+      break;
+    default:
+      r = *c >= 0;
+      break;
   }
   out.push_back(Access::Bool(r));
   return Status::Ok();
@@ -1056,9 +1162,15 @@ Status Evaluator::Arithmetic(const Node* n, const Item& a, const Item& b, Coll& 
     int64_t r = 0;
     bool overflow = false;
     switch (op) {
-      case BinOp::kAdd: overflow = __builtin_add_overflow(x.i, y.i, &r); break;
-      case BinOp::kSub: overflow = __builtin_sub_overflow(x.i, y.i, &r); break;
-      case BinOp::kMul: overflow = __builtin_mul_overflow(x.i, y.i, &r); break;
+      case BinOp::kAdd:
+        overflow = __builtin_add_overflow(x.i, y.i, &r);
+        break;
+      case BinOp::kSub:
+        overflow = __builtin_sub_overflow(x.i, y.i, &r);
+        break;
+      case BinOp::kMul:
+        overflow = __builtin_mul_overflow(x.i, y.i, &r);
+        break;
       case BinOp::kIntDiv:
         if (y.i == 0) return Status::Ok();
         if (x.i == INT64_MIN && y.i == -1) return Status::Ok();
@@ -1072,7 +1184,8 @@ Status Evaluator::Arithmetic(const Node* n, const Item& a, const Item& b, Coll& 
         }
         r = x.i % y.i;
         break;
-      default: return type_error();
+      default:
+        return type_error();
     }
     if (overflow) return Status::Ok();
     out.push_back(Access::Int(r));
@@ -1084,10 +1197,18 @@ Status Evaluator::Arithmetic(const Node* n, const Item& a, const Item& b, Coll& 
     Decimal r;
     bool ok = false;
     switch (op) {
-      case BinOp::kAdd: ok = DecimalAdd(dx, dy, r); break;
-      case BinOp::kSub: ok = DecimalSub(dx, dy, r); break;
-      case BinOp::kMul: ok = DecimalMul(dx, dy, r); break;
-      case BinOp::kDiv: ok = DecimalDiv(dx, dy, r); break;
+      case BinOp::kAdd:
+        ok = DecimalAdd(dx, dy, r);
+        break;
+      case BinOp::kSub:
+        ok = DecimalSub(dx, dy, r);
+        break;
+      case BinOp::kMul:
+        ok = DecimalMul(dx, dy, r);
+        break;
+      case BinOp::kDiv:
+        ok = DecimalDiv(dx, dy, r);
+        break;
       case BinOp::kIntDiv: {
         Decimal q;
         if (!DecimalDiv(dx, dy, q)) return Status::Ok();
@@ -1096,8 +1217,11 @@ Status Evaluator::Arithmetic(const Node* n, const Item& a, const Item& b, Coll& 
         out.push_back(Access::Int(v));
         return Status::Ok();
       }
-      case BinOp::kMod: ok = DecimalMod(dx, dy, r); break;
-      default: return type_error();
+      case BinOp::kMod:
+        ok = DecimalMod(dx, dy, r);
+        break;
+      default:
+        return type_error();
     }
     if (!ok) return Status::Ok();
     out.push_back(MakeDecimal(r));
@@ -1156,8 +1280,7 @@ Status Evaluator::Arithmetic(const Node* n, const Item& a, const Item& b, Coll& 
         if (!QuantityToCommon(one, y.q, fx, fy)) return Status::Ok();
         Decimal yin;
         if (!DecimalDiv(fy, fx, yin)) return Status::Ok();
-        if (!(op == BinOp::kAdd ? DecimalAdd(x.q.value, yin, r)
-                                : DecimalSub(x.q.value, yin, r))) {
+        if (!(op == BinOp::kAdd ? DecimalAdd(x.q.value, yin, r) : DecimalSub(x.q.value, yin, r))) {
           return Status::Ok();
         }
       }
@@ -1170,8 +1293,8 @@ Status Evaluator::Arithmetic(const Node* n, const Item& a, const Item& b, Coll& 
   if (x.kind == ValueKind::kQuantity && yn && (op == BinOp::kMul || op == BinOp::kDiv)) {
     Decimal dy = yi ? DecimalFromInt(y.i) : y.d;
     Quantity q = x.q;
-    bool ok = op == BinOp::kMul ? DecimalMul(x.q.value, dy, q.value)
-                                : DecimalDiv(x.q.value, dy, q.value);
+    bool ok =
+        op == BinOp::kMul ? DecimalMul(x.q.value, dy, q.value) : DecimalDiv(x.q.value, dy, q.value);
     if (!ok) return Status::Ok();
     out.push_back(MakeQuantity(q));
     return Status::Ok();
@@ -1188,9 +1311,9 @@ Status Evaluator::Arithmetic(const Node* n, const Item& a, const Item& b, Coll& 
 
 // ---------------------------------------------------------------- entry
 
-Status Run(const std::shared_ptr<const Program>& program, const Coll& focus,
-           const Item* resource, const Item* root_resource, const EvalOptions& options,
-           Storage& storage, Coll& out) {
+Status Run(const std::shared_ptr<const Program>& program, const Coll& focus, const Item* resource,
+           const Item* root_resource, const EvalOptions& options, std::shared_ptr<Storage>& storage,
+           Coll& out) {
   Evaluator ev(*program, options, storage, focus, resource, root_resource);
   Frame f;
   f.self = &focus;

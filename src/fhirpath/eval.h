@@ -10,15 +10,15 @@ namespace gm::fhirpath::internal {
 
 // The lexical environment of a sub-expression.
 struct Frame {
-  const Coll* self = nullptr;  // $this: the focus of identifiers at the start of a path
-  int64_t index = -1;          // $index, -1 when undefined
-  const Coll* total = nullptr; // $total inside aggregate()
+  const Coll* self = nullptr;   // $this: the focus of identifiers at the start of a path
+  int64_t index = -1;           // $index, -1 when undefined
+  const Coll* total = nullptr;  // $total inside aggregate()
 };
 
 // One evaluation. Not shared between threads.
 class Evaluator {
  public:
-  Evaluator(const Program& program, const EvalOptions& options, Storage& storage,
+  Evaluator(const Program& program, const EvalOptions& options, std::shared_ptr<Storage>& storage,
             const Coll& context, const Item* resource, const Item* root_resource)
       : program_(program),
         options_(options),
@@ -50,16 +50,16 @@ class Evaluator {
   Status LimitError(const std::string& what) const { return EvalError(kErrLimit, what); }
 
   // Value construction (arena-backed).
-  Item MakeDecimal(const Decimal& d) { return Access::Dec(storage_.arena.New<Decimal>(d)); }
-  Item MakeDt(ValueKind k, const DateTime& d) { return Access::Dt(k, storage_.arena.New<DateTime>(d)); }
+  Item MakeDecimal(const Decimal& d) { return Access::Dec(S().arena.New<Decimal>(d)); }
+  Item MakeDt(ValueKind k, const DateTime& d) { return Access::Dt(k, S().arena.New<DateTime>(d)); }
   Item MakeQuantity(const Quantity& q) {
     Quantity c = q;
-    c.unit = storage_.arena.Copy(q.unit);
-    return Access::Qty(storage_.arena.New<Quantity>(c));
+    c.unit = S().arena.Copy(q.unit);
+    return Access::Qty(S().arena.New<Quantity>(c));
   }
   Status MakeString(std::string_view s, Item& out) {
     if (s.size() > options_.max_string_bytes) return LimitError("string length limit exceeded");
-    out = Access::Str(storage_.arena.Copy(s));
+    out = Access::Str(S().arena.Copy(s));
     return Status::Ok();
   }
   // A System item from a scalar (FHIR primitives become System values).
@@ -76,12 +76,19 @@ class Evaluator {
   Status ArgInteger(const Node* arg, const Frame& f, bool& present, int64_t& out);
 
   Status Error(const Node* n, const char* code, const std::string& text) const;
+  // replaceMatches(): every match of re in s replaced by subst ($1..$9 are groups).
+  Status ReplaceAll(const re2::RE2& re, std::string_view s, std::string_view subst, size_t limit,
+                    std::string& out);
 
   // Duplicate elimination as repeat(), union() and distinct() need it.
   bool Contains(const Coll& c, const Item& it);
 
   const EvalOptions& options() const { return options_; }
-  Storage& storage() { return storage_; }
+  // The result's storage, created on first use.
+  Storage& S() {
+    if (!storage_) storage_ = std::make_shared<Storage>();
+    return *storage_;
+  }
   const Program& program() const { return program_; }
   const Coll& context() const { return context_; }
   const Item* resource() const { return resource_; }
@@ -97,7 +104,7 @@ class Evaluator {
 
   const Program& program_;
   const EvalOptions& options_;
-  Storage& storage_;
+  std::shared_ptr<Storage>& storage_;
   const Coll& context_;
   const Item* resource_;
   const Item* root_resource_;

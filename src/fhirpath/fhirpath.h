@@ -3,7 +3,8 @@
 // Compile an expression once, evaluate it many times:
 //
 //   GM_ASSIGN_OR_RETURN(fhirpath::Expression expr,
-//                       fhirpath::Expression::Compile("Patient.identifier", {.context_type = "Patient"}));
+//                       fhirpath::Expression::Compile("Patient.identifier", {.context_type =
+//                       "Patient"}));
 //   GM_ASSIGN_OR_RETURN(fhirpath::Collection items, expr.Evaluate(patient_json));
 //   for (const fhirpath::Item& item : items) {
 //     item.type_name();  // "Identifier"
@@ -14,12 +15,30 @@
 // from fhir::Model::R4(); choice elements are navigated by their stem
 // (Observation.value), primitive extensions through the "_name" companions.
 //
+// Beyond N1 and the FHIR additions: the FHIRPath 2.1 functions the R4 suite
+// uses (trim, split, join, encode, decode, escape, unescape, sort,
+// lowBoundary, highBoundary, precision, comparable) and SQL-on-FHIR's
+// getResourceKey() and getReferenceKey([type]). Semantics the suite fixes:
+// is() follows type inheritance (code is a string) but as() and ofType() on
+// primitive types match the exact type; lowBoundary()/highBoundary() without
+// a precision give an instant (a date becomes a dateTime with -12:00/+14:00),
+// so that dates and dateTimes of any precision compare.
+//
 // Errors (Status issues with stable codes):
-//   GM-FP-001..009  syntax errors, with "line:column" in the text (kInvalid)
-//   GM-FP-010..019  semantic errors found at compile time: unknown function,
-//                   argument count, unknown type, unknown element (kInvalid)
-//   GM-FP-020..039  evaluation errors: singleton expected, operand types,
-//                   undefined variable, bad regex, limits exceeded (kUnprocessable)
+//   compile (category kInvalid), with "line:column" in the text:
+//     GM-FP-001 syntax, 002 unterminated string/comment, 003 bad literal,
+//     004 expression too long, 005 nested too deeply, 010 unknown function,
+//     011 argument count, 012 unknown type, 013 unknown element (with
+//     CompileOptions::context_type), 014 strict-mode violation, 023 invalid
+//     regular expression literal;
+//   evaluation (category kUnprocessable):
+//     GM-FP-020 singleton expected, 021 operand/argument type, 022 undefined
+//     variable, 023 invalid regular expression, 025 invalid argument (e.g. a
+//     non-calendar unit in date arithmetic), 026 conformsTo() without a
+//     checker, 027 evaluation nested too deeply, 030 work limit exceeded.
+//
+// Regular expressions (matches, matchesFull, replaceMatches) run on RE2: time
+// linear in the input, no backreferences or lookaround (refused with 023).
 //
 // Thread-safety: an Expression is immutable after Compile and may be evaluated
 // concurrently from any number of threads (copies share the compiled program).
@@ -205,9 +224,9 @@ struct EvalOptions {
   std::function<void(std::string_view name, const Collection& values)> trace;
 
   // Work limits against hostile expressions and data (GM-FP-030).
-  uint64_t max_steps = 10'000'000;        // items visited
-  size_t max_items = 1'000'000;           // items in any one collection
-  size_t max_string_bytes = 16u << 20;    // length of any computed string
+  uint64_t max_steps = 10'000'000;      // items visited
+  size_t max_items = 1'000'000;         // items in any one collection
+  size_t max_string_bytes = 16u << 20;  // length of any computed string
 };
 
 class Expression {

@@ -88,13 +88,20 @@ bool Base64Decode(std::string_view in, bool url, std::string& out) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == (url ? '-' : '+')) v = 62;
-    else if (c == (url ? '_' : '/')) v = 63;
-    else if (c == '=') break;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == (url ? '-' : '+'))
+      v = 62;
+    else if (c == (url ? '_' : '/'))
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return false;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -109,21 +116,32 @@ std::string HtmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
 }
 
 std::string HtmlUnescape(std::string_view s) {
-  static const std::pair<std::string_view, char> kEntities[] = {
-      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''},
-      {"&apos;", '\''}};
+  static const std::pair<std::string_view, char> kEntities[] = {{"&amp;", '&'},  {"&lt;", '<'},
+                                                                {"&gt;", '>'},   {"&quot;", '"'},
+                                                                {"&#39;", '\''}, {"&apos;", '\''}};
   std::string out;
   for (size_t k = 0; k < s.size();) {
     bool done = false;
@@ -157,15 +175,25 @@ std::string JsonUnescape(std::string_view s) {
     }
     char e = s[++k];
     switch (e) {
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case 'r': out.push_back('\r'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
       case 'u':
         if (k + 4 < s.size()) {
-          uint32_t cp = static_cast<uint32_t>(std::strtoul(std::string(s.substr(k + 1, 4)).c_str(),
-                                                           nullptr, 16));
+          uint32_t cp = static_cast<uint32_t>(
+              std::strtoul(std::string(s.substr(k + 1, 4)).c_str(), nullptr, 16));
           if (cp < 0x80) {
             out.push_back(static_cast<char>(cp));
           } else if (cp < 0x800) {
@@ -179,7 +207,8 @@ std::string JsonUnescape(std::string_view s) {
           k += 4;
         }
         break;
-      default: out.push_back(e);
+      default:
+        out.push_back(e);
     }
   }
   return out;
@@ -274,22 +303,35 @@ void FillBoundary(DateTime& d, bool high) {
 int8_t PrecisionFromDigits(int digits, bool time) {
   if (time) {
     switch (digits) {
-      case 2: return kHour;
-      case 4: return kMinute;
-      case 6: return kSecond;
-      case 9: return kMillis;
-      default: return 0;
+      case 2:
+        return kHour;
+      case 4:
+        return kMinute;
+      case 6:
+        return kSecond;
+      case 9:
+        return kMillis;
+      default:
+        return 0;
     }
   }
   switch (digits) {
-    case 4: return kYear;
-    case 6: return kMonth;
-    case 8: return kDay;
-    case 10: return kHour;
-    case 12: return kMinute;
-    case 14: return kSecond;
-    case 17: return kMillis;
-    default: return 0;
+    case 4:
+      return kYear;
+    case 6:
+      return kMonth;
+    case 8:
+      return kDay;
+    case 10:
+      return kHour;
+    case 12:
+      return kMinute;
+    case 14:
+      return kSecond;
+    case 17:
+      return kMillis;
+    default:
+      return 0;
   }
 }
 
@@ -316,9 +358,9 @@ bool DecimalBoundary(const Decimal& d, int digits, bool high, Decimal& out) {
 // Basic XHTML safety check for narrative: no active content.
 bool HtmlIsSafe(std::string_view html) {
   std::string l = MapCase(html, false);
-  static const char* kBanned[] = {"<script", "<iframe", "<object", "<embed", "<form", "<input",
-                                  "<frame",  "<applet", "<base",   "<link",  "<meta",  "<style",
-                                  "javascript:", "vbscript:"};
+  static const char* kBanned[] = {"<script", "<iframe", "<object",     "<embed",   "<form",
+                                  "<input",  "<frame",  "<applet",     "<base",    "<link",
+                                  "<meta",   "<style",  "javascript:", "vbscript:"};
   for (const char* b : kBanned) {
     if (l.find(b) != std::string::npos) return false;
   }
@@ -345,24 +387,51 @@ std::shared_ptr<RE2> CompileRegex(std::string_view pattern) {
   return std::make_shared<RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
 }
 
-// FHIRPath substitutions use $1; RE2 uses \1.
-std::string Re2Rewrite(std::string_view s) {
-  std::string out;
-  for (size_t k = 0; k < s.size(); ++k) {
-    char c = s[k];
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '$' && k + 1 < s.size() && s[k + 1] >= '0' && s[k + 1] <= '9') {
-      out.push_back('\\');
-      out.push_back(s[++k]);
+}  // namespace
+
+// Replaces every match of re in s by subst, where $1..$9 name groups. The
+// result is built incrementally so that it cannot outgrow `limit`.
+Status Evaluator::ReplaceAll(const RE2& re, std::string_view s, std::string_view subst,
+                             size_t limit, std::string& out) {
+  int groups = re.NumberOfCapturingGroups();
+  if (groups > 9) groups = 9;
+  re2::StringPiece match[10];
+  re2::StringPiece text(s.data(), s.size());
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    GM_RETURN_IF_ERROR(Tick(1));
+    if (!re.Match(text, pos, s.size(), RE2::UNANCHORED, match, groups + 1)) break;
+    size_t start = static_cast<size_t>(match[0].data() - s.data());
+    size_t end = start + match[0].size();
+    out.append(s.substr(pos, start - pos));
+    for (size_t k = 0; k < subst.size(); ++k) {
+      char c = subst[k];
+      if (c == '$' && k + 1 < subst.size() && subst[k + 1] >= '0' && subst[k + 1] <= '9') {
+        int g = subst[++k] - '0';
+        if (g <= groups && match[g].data() != nullptr) out.append(match[g].data(), match[g].size());
+      } else {
+        out.push_back(c);
+      }
+    }
+    if (out.size() > limit) return LimitError("string length limit exceeded");
+    if (end == start) {
+      // An empty match: keep the next character and move on.
+      if (start < s.size()) {
+        size_t next = start + 1;
+        while (next < s.size() && (static_cast<unsigned char>(s[next]) & 0xC0) == 0x80) ++next;
+        out.append(s.substr(start, next - start));
+        pos = next;
+      } else {
+        pos = s.size() + 1;
+      }
     } else {
-      out.push_back(c);
+      pos = end;
     }
   }
-  return out;
+  if (pos < s.size()) out.append(s.substr(pos));
+  if (out.size() > limit) return LimitError("string length limit exceeded");
+  return Status::Ok();
 }
-
-}  // namespace
 
 Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out) {
   const auto& args = n->args;
@@ -395,8 +464,8 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
     if (!present) {
       if (!in.empty() && in[0].kind() == ValueKind::kFhir &&
           (Access::type(in[0]) == nullptr || !Access::type(in[0])->primitive)) {
-        return Error(n, kErrType, "'" + n->name + "' expects a String, got " +
-                                      std::string(TypeNameOf(in[0])));
+        return Error(n, kErrType,
+                     "'" + n->name + "' expects a String, got " + std::string(TypeNameOf(in[0])));
       }
       return Status::Ok();
     }
@@ -457,10 +526,14 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
       }));
       return push_bool(all);
     }
-    case Fn::kAllTrue: return all_bool(true, false);
-    case Fn::kAnyTrue: return all_bool(true, true);
-    case Fn::kAllFalse: return all_bool(false, false);
-    case Fn::kAnyFalse: return all_bool(false, true);
+    case Fn::kAllTrue:
+      return all_bool(true, false);
+    case Fn::kAnyTrue:
+      return all_bool(true, true);
+    case Fn::kAllFalse:
+      return all_bool(false, false);
+    case Fn::kAnyFalse:
+      return all_bool(false, true);
     case Fn::kSubsetOf:
     case Fn::kSupersetOf: {
       Coll other;
@@ -706,9 +779,12 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
       GM_RETURN_IF_ERROR(Tick(rows.size() * 8));
       auto cmp = [](const Scalar& a, const Scalar& b) -> int {
         auto num = [](const Scalar& s, Decimal& d) {
-          if (s.kind == ValueKind::kInteger) d = DecimalFromInt(s.i);
-          else if (s.kind == ValueKind::kDecimal) d = s.d;
-          else return false;
+          if (s.kind == ValueKind::kInteger)
+            d = DecimalFromInt(s.i);
+          else if (s.kind == ValueKind::kDecimal)
+            d = s.d;
+          else
+            return false;
           return true;
         };
         Decimal da, db;
@@ -719,7 +795,7 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
         }
         if (a.kind == b.kind && (a.kind == ValueKind::kDate || a.kind == ValueKind::kDateTime ||
                                  a.kind == ValueKind::kTime)) {
-          DtKind k = a.kind == ValueKind::kDate ? DtKind::kDate
+          DtKind k = a.kind == ValueKind::kDate   ? DtKind::kDate
                      : a.kind == ValueKind::kTime ? DtKind::kTime
                                                   : DtKind::kDateTime;
           return CompareDateTime(a.dt, k, b.dt, k).value_or(0);
@@ -971,10 +1047,12 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
           }
           return Status::Ok();
         }
-        case Fn::kStartsWith: return push_bool(s.substr(0, a.size()) == a);
+        case Fn::kStartsWith:
+          return push_bool(s.substr(0, a.size()) == a);
         case Fn::kEndsWith:
           return push_bool(s.size() >= a.size() && s.substr(s.size() - a.size()) == a);
-        case Fn::kContains: return push_bool(s.find(a) != std::string_view::npos);
+        case Fn::kContains:
+          return push_bool(s.find(a) != std::string_view::npos);
         case Fn::kSplit: {
           if (a.empty()) {
             std::vector<size_t> cp = CodePoints(s);
@@ -1006,8 +1084,8 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
             re = std::move(compiled);
           }
           re2::StringPiece text(s.data(), s.size());
-          bool m = n->fn == Fn::kMatchesFull ? RE2::FullMatch(text, *re)
-                                             : RE2::PartialMatch(text, *re);
+          bool m =
+              n->fn == Fn::kMatchesFull ? RE2::FullMatch(text, *re) : RE2::PartialMatch(text, *re);
           return push_bool(m);
         }
       }
@@ -1031,13 +1109,8 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
         }
         re = std::move(compiled);
       }
-      std::string result(s);
-      std::string rewrite = Re2Rewrite(subst);
-      std::string error;
-      if (!re->CheckRewriteString(rewrite, &error)) {
-        return Error(args[1], kErrRegex, "invalid substitution: " + error);
-      }
-      RE2::GlobalReplace(&result, *re, rewrite);
+      std::string result;
+      GM_RETURN_IF_ERROR(ReplaceAll(*re, s, subst, options().max_string_bytes, result));
       return push_string(result);
     }
     case Fn::kReplace: {
@@ -1103,8 +1176,10 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
       GM_RETURN_IF_ERROR(input_string(present, s));
       if (!present) return Status::Ok();
       switch (n->fn) {
-        case Fn::kUpper: return push_string(MapCase(s, true));
-        case Fn::kLower: return push_string(MapCase(s, false));
+        case Fn::kUpper:
+          return push_string(MapCase(s, true));
+        case Fn::kLower:
+          return push_string(MapCase(s, false));
         case Fn::kLength:
           out.push_back(Access::Int(static_cast<int64_t>(CharLength(s))));
           return Status::Ok();
@@ -1189,13 +1264,19 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
           return Status::Ok();
         }
       } else if (n->fn == Fn::kEscape) {
-        if (format == "html") r = HtmlEscape(s);
-        else if (format == "json") r = JsonEscape(s);
-        else return Status::Ok();
+        if (format == "html")
+          r = HtmlEscape(s);
+        else if (format == "json")
+          r = JsonEscape(s);
+        else
+          return Status::Ok();
       } else {
-        if (format == "html") r = HtmlUnescape(s);
-        else if (format == "json") r = JsonUnescape(s);
-        else return Status::Ok();
+        if (format == "html")
+          r = HtmlUnescape(s);
+        else if (format == "json")
+          r = JsonUnescape(s);
+        else
+          return Status::Ok();
       }
       return push_string(r);
     }
@@ -1255,7 +1336,8 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
             if (!p) return Status::Ok();
             if (digits < 0) return Error(args[0], kErrArgument, "round() precision must be >= 0");
           }
-          out.push_back(MakeDecimal(DecimalRound(d, static_cast<int>(std::min<int64_t>(digits, 28)))));
+          out.push_back(
+              MakeDecimal(DecimalRound(d, static_cast<int>(std::min<int64_t>(digits, 28)))));
           return Status::Ok();
         }
         case Fn::kPower: {
@@ -1267,15 +1349,19 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
             return Error(args[0], kErrType, "power() expects a number");
           }
           if (is_int && e.kind == ValueKind::kInteger && e.i >= 0) {
-            int64_t r = 1;
-            for (int64_t k = 0; k < e.i; ++k) {
-              if (__builtin_mul_overflow(r, s.i, &r)) return Status::Ok();
-              if (k > 64 && (r == 0 || r == 1)) break;
+            int64_t r = 1, base = s.i, exp = e.i;
+            bool overflow = false;
+            while (exp > 0 && !overflow) {
+              if (exp & 1) overflow |= __builtin_mul_overflow(r, base, &r);
+              exp >>= 1;
+              if (exp > 0) overflow |= __builtin_mul_overflow(base, base, &base);
             }
+            if (overflow) return Status::Ok();
             out.push_back(Access::Int(r));
             return Status::Ok();
           }
-          double ex = e.kind == ValueKind::kInteger ? static_cast<double>(e.i) : DecimalToDouble(e.d);
+          double ex =
+              e.kind == ValueKind::kInteger ? static_cast<double>(e.i) : DecimalToDouble(e.d);
           auto r = DecimalFromDouble(std::pow(DecimalToDouble(d), ex));
           if (r) out.push_back(MakeDecimal(*r));
           return Status::Ok();
@@ -1293,7 +1379,8 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
             if (b.kind != ValueKind::kInteger && b.kind != ValueKind::kDecimal) {
               return Error(args[0], kErrType, "log() expects a number");
             }
-            double base = b.kind == ValueKind::kInteger ? static_cast<double>(b.i) : DecimalToDouble(b.d);
+            double base =
+                b.kind == ValueKind::kInteger ? static_cast<double>(b.i) : DecimalToDouble(b.d);
             r = std::log(x) / std::log(base);
           }
           auto dr = DecimalFromDouble(r);
@@ -1494,7 +1581,7 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
       }
       if (s.kind == ValueKind::kInteger || s.kind == ValueKind::kDecimal ||
           s.kind == ValueKind::kQuantity) {
-        Decimal d = s.kind == ValueKind::kInteger ? DecimalFromInt(s.i)
+        Decimal d = s.kind == ValueKind::kInteger   ? DecimalFromInt(s.i)
                     : s.kind == ValueKind::kDecimal ? s.d
                                                     : s.q.value;
         if (n->fn == Fn::kPrecision) {
@@ -1502,7 +1589,8 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
           return Status::Ok();
         }
         Decimal r;
-        if (!DecimalBoundary(d, has_digits ? static_cast<int>(std::clamp<int64_t>(digits, -1, 99)) : 8,
+        if (!DecimalBoundary(d,
+                             has_digits ? static_cast<int>(std::clamp<int64_t>(digits, -1, 99)) : 8,
                              high, r)) {
           return Status::Ok();
         }
@@ -1526,7 +1614,8 @@ Status Evaluator::Call(const Node* n, const Frame& f, const Coll& in, Coll& out)
         // An hour without minutes is not a valid FHIR time: treat T08 as T08:00.
         if (d.precision == kHour) d.precision = kMinute;
         // Without a precision the boundary is an instant (a Date becomes a DateTime).
-        int8_t target = has_digits ? PrecisionFromDigits(static_cast<int>(digits), time) : int8_t{kMillis};
+        int8_t target =
+            has_digits ? PrecisionFromDigits(static_cast<int>(digits), time) : int8_t{kMillis};
         if (target == 0) return Status::Ok();
         FillBoundary(d, high);
         d.precision = target;

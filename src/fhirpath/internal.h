@@ -61,9 +61,9 @@ bool DecimalSub(const Decimal& a, const Decimal& b, Decimal& out);
 bool DecimalMul(const Decimal& a, const Decimal& b, Decimal& out);
 bool DecimalDiv(const Decimal& a, const Decimal& b, Decimal& out);  // false on /0 or overflow
 bool DecimalMod(const Decimal& a, const Decimal& b, Decimal& out);
-Decimal DecimalRound(const Decimal& d, int digits);     // half away from zero
-Decimal DecimalTruncate(const Decimal& d, int digits);  // toward zero
-Decimal DecimalNormalize(const Decimal& d);             // strips trailing zeros
+Decimal DecimalRound(const Decimal& d, int digits);              // half away from zero
+Decimal DecimalTruncate(const Decimal& d, int digits);           // toward zero
+Decimal DecimalNormalize(const Decimal& d);                      // strips trailing zeros
 bool DecimalRescale(const Decimal& d, int scale, Decimal& out);  // exact widening
 double DecimalToDouble(const Decimal& d);
 std::optional<Decimal> DecimalFromDouble(double v);
@@ -105,7 +105,17 @@ int DaysInMonth(int year, int month);
 int64_t ToEpochMs(const DateTime& d);
 void FromEpochMs(int64_t ms, DateTime& d);
 
-enum class CalUnit : uint8_t { kNone, kYear, kMonth, kWeek, kDay, kHour, kMinute, kSecond, kMillis };
+enum class CalUnit : uint8_t {
+  kNone,
+  kYear,
+  kMonth,
+  kWeek,
+  kDay,
+  kHour,
+  kMinute,
+  kSecond,
+  kMillis
+};
 CalUnit CalendarKeyword(std::string_view word);  // "year", "years", ... or kNone
 
 struct Quantity {
@@ -117,8 +127,8 @@ std::string FormatQuantity(const Quantity& q);
 
 // UCUM: canonical form of a unit for comparison and conversion.
 struct UcumCanonical {
-  Decimal factor;                 // value in canonical units = value × factor
-  std::array<int8_t, 10> dim{};   // exponents of m, g, s, rad, K, C, cd, mol, eq, [arbitrary]
+  Decimal factor;                // value in canonical units = value × factor
+  std::array<int8_t, 10> dim{};  // exponents of m, g, s, rad, K, C, cd, mol, eq, [arbitrary]
   bool ok = false;
 };
 UcumCanonical UcumParse(std::string_view unit);
@@ -127,7 +137,8 @@ UcumCanonical UcumParse(std::string_view unit);
 // Compares or converts two quantities: returns false when not comparable.
 bool QuantityToCommon(const Quantity& a, const Quantity& b, Decimal& va, Decimal& vb);
 // Product/quotient units: "cm.m", "g/m" in UCUM syntax.
-bool QuantityMul(const Quantity& a, const Quantity& b, bool divide, Decimal& value, std::string& unit);
+bool QuantityMul(const Quantity& a, const Quantity& b, bool divide, Decimal& value,
+                 std::string& unit);
 
 // ---------------------------------------------------------------- arena
 
@@ -161,9 +172,29 @@ struct Storage {
 
 // ---------------------------------------------------------------- model
 
-enum class SysKind : uint8_t { kNone, kBoolean, kInteger, kDecimal, kString, kDate, kDateTime, kTime };
+enum class SysKind : uint8_t {
+  kNone,
+  kBoolean,
+  kInteger,
+  kDecimal,
+  kString,
+  kDate,
+  kDateTime,
+  kTime
+};
 
 struct FType;
+
+uint64_t HashName(std::string_view s);
+
+// Equality for the short names of JSON members (avoids a library call).
+inline bool SameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k] != b[k]) return false;
+  }
+  return true;
+}
 
 // A child element as navigation needs it.
 struct Elem {
@@ -182,7 +213,15 @@ struct Elem {
 class ElemTable {
  public:
   void Build(std::vector<Elem> elems);
-  const Elem* Find(std::string_view name, uint64_t hash) const;
+  const Elem* Find(std::string_view name, uint64_t hash) const {
+    if (slots_.empty()) return nullptr;
+    for (uint64_t h = hash & mask_;; h = (h + 1) & mask_) {
+      int32_t k = slots_[h];
+      if (k < 0) return nullptr;
+      const Elem& e = elems_[k];
+      if (e.name.size() == name.size() && SameName(e.name, name)) return &e;
+    }
+  }
   const std::vector<Elem>& all() const { return elems_; }
 
  private:
@@ -190,8 +229,6 @@ class ElemTable {
   std::vector<int32_t> slots_;
   uint64_t mask_ = 0;
 };
-
-uint64_t HashName(std::string_view s);
 
 struct FType {
   const fhir::TypeDef* def = nullptr;
@@ -226,6 +263,14 @@ struct Access {
     it.u_.n.node = node;
     it.u_.n.ext = ext;
     return it;
+  }
+  // Writes a FHIR item in place (avoids a copy through the stack).
+  static void SetFhir(Item& it, const FType* t, const json::Value* node, const json::Value* ext) {
+    it.kind_ = ValueKind::kFhir;
+    it.flags_ = 0;
+    it.type_ = t;
+    it.u_.n.node = node;
+    it.u_.n.ext = ext;
   }
   static Item Bool(bool b) {
     Item it;
@@ -338,6 +383,11 @@ class SmallVec {
     if (size_ == cap_) Reserve(cap_ * 2);
     data()[size_++] = v;
   }
+  // Appends a slot whose fields the caller sets.
+  T& emplace_slot() {
+    if (size_ == cap_) Reserve(cap_ * 2);
+    return data()[size_++];
+  }
   void Append(const T* p, size_t n) {
     Reserve(size_ + n);
     if (n) std::memcpy(static_cast<void*>(data() + size_), p, n * sizeof(T));
@@ -390,7 +440,7 @@ class SmallVec {
   alignas(T) unsigned char inline_[N * sizeof(T)];
 };
 
-using Coll = SmallVec<Item, 4>;
+using Coll = SmallVec<Item, 8>;
 
 // ---------------------------------------------------------------- AST
 
@@ -412,23 +462,128 @@ enum class NodeKind : uint8_t {
 };
 
 enum class BinOp : uint8_t {
-  kMul, kDiv, kIntDiv, kMod, kAdd, kSub, kConcat, kUnion, kLt, kLe, kGt, kGe, kEq, kNe,
-  kEquiv, kNotEquiv, kIn, kContains, kAnd, kOr, kXor, kImplies,
+  kMul,
+  kDiv,
+  kIntDiv,
+  kMod,
+  kAdd,
+  kSub,
+  kConcat,
+  kUnion,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kEq,
+  kNe,
+  kEquiv,
+  kNotEquiv,
+  kIn,
+  kContains,
+  kAnd,
+  kOr,
+  kXor,
+  kImplies,
 };
 
 enum class Fn : uint8_t {
-  kEmpty, kExists, kAll, kAllTrue, kAnyTrue, kAllFalse, kAnyFalse, kSubsetOf, kSupersetOf,
-  kCount, kDistinct, kIsDistinct, kWhere, kSelect, kRepeat, kOfType, kSingle, kFirst, kLast,
-  kTail, kSkip, kTake, kIntersect, kExclude, kUnion, kCombine, kIif, kToBoolean,
-  kConvertsToBoolean, kToInteger, kConvertsToInteger, kToDecimal, kConvertsToDecimal,
-  kToString, kConvertsToString, kToDate, kConvertsToDate, kToDateTime, kConvertsToDateTime,
-  kToTime, kConvertsToTime, kToQuantity, kConvertsToQuantity, kIndexOf, kSubstring,
-  kStartsWith, kEndsWith, kContains, kUpper, kLower, kReplace, kMatches, kMatchesFull,
-  kReplaceMatches, kLength, kToChars, kTrim, kSplit, kJoin, kEncode, kDecode, kEscape,
-  kUnescape, kAbs, kCeiling, kExp, kFloor, kLn, kLog, kPower, kRound, kSqrt, kTruncate,
-  kChildren, kDescendants, kTrace, kNow, kToday, kTimeOfDay, kAggregate, kNot, kIs, kAs,
-  kType, kExtension, kHasValue, kGetValue, kResolve, kMemberOf, kConformsTo, kHtmlChecks,
-  kLowBoundary, kHighBoundary, kPrecision, kComparable, kSort, kGetResourceKey,
+  kEmpty,
+  kExists,
+  kAll,
+  kAllTrue,
+  kAnyTrue,
+  kAllFalse,
+  kAnyFalse,
+  kSubsetOf,
+  kSupersetOf,
+  kCount,
+  kDistinct,
+  kIsDistinct,
+  kWhere,
+  kSelect,
+  kRepeat,
+  kOfType,
+  kSingle,
+  kFirst,
+  kLast,
+  kTail,
+  kSkip,
+  kTake,
+  kIntersect,
+  kExclude,
+  kUnion,
+  kCombine,
+  kIif,
+  kToBoolean,
+  kConvertsToBoolean,
+  kToInteger,
+  kConvertsToInteger,
+  kToDecimal,
+  kConvertsToDecimal,
+  kToString,
+  kConvertsToString,
+  kToDate,
+  kConvertsToDate,
+  kToDateTime,
+  kConvertsToDateTime,
+  kToTime,
+  kConvertsToTime,
+  kToQuantity,
+  kConvertsToQuantity,
+  kIndexOf,
+  kSubstring,
+  kStartsWith,
+  kEndsWith,
+  kContains,
+  kUpper,
+  kLower,
+  kReplace,
+  kMatches,
+  kMatchesFull,
+  kReplaceMatches,
+  kLength,
+  kToChars,
+  kTrim,
+  kSplit,
+  kJoin,
+  kEncode,
+  kDecode,
+  kEscape,
+  kUnescape,
+  kAbs,
+  kCeiling,
+  kExp,
+  kFloor,
+  kLn,
+  kLog,
+  kPower,
+  kRound,
+  kSqrt,
+  kTruncate,
+  kChildren,
+  kDescendants,
+  kTrace,
+  kNow,
+  kToday,
+  kTimeOfDay,
+  kAggregate,
+  kNot,
+  kIs,
+  kAs,
+  kType,
+  kExtension,
+  kHasValue,
+  kGetValue,
+  kResolve,
+  kMemberOf,
+  kConformsTo,
+  kHtmlChecks,
+  kLowBoundary,
+  kHighBoundary,
+  kPrecision,
+  kComparable,
+  kSort,
+  kGetResourceKey,
   kGetReferenceKey,
 };
 
@@ -450,13 +605,13 @@ struct Node {
   int depth = 1;     // height of the subtree
   const Node* input = nullptr;
   std::vector<const Node*> args;
-  std::string name;       // member/variable name
-  std::string ext_name;   // "_" + name
-  uint64_t hash = 0;      // HashName(name)
-  Item literal;           // kLiteral
-  TypeSpec type;          // kIs, kAs, kTypeFilter, ofType/is/as calls
+  std::string name;                       // member/variable name
+  std::string ext_name;                   // "_" + name
+  uint64_t hash = 0;                      // HashName(name)
+  Item literal;                           // kLiteral
+  TypeSpec type;                          // kIs, kAs, kTypeFilter, ofType/is/as calls
   std::shared_ptr<const re2::RE2> regex;  // matches/replaceMatches with a literal pattern
-  bool descending = false;  // sort() key written as -expr
+  bool descending = false;                // sort() key written as -expr
 };
 
 struct Program {
@@ -470,9 +625,9 @@ struct Program {
 Result<std::shared_ptr<const Program>> Parse(std::string_view text, const CompileOptions& options);
 
 // Evaluates program over the focus collection; results share `storage`.
-Status Run(const std::shared_ptr<const Program>& program, const Coll& focus,
-           const Item* resource, const Item* root_resource, const EvalOptions& options,
-           Storage& storage, Coll& out);
+Status Run(const std::shared_ptr<const Program>& program, const Coll& focus, const Item* resource,
+           const Item* root_resource, const EvalOptions& options, std::shared_ptr<Storage>& storage,
+           Coll& out);
 
 // ---------------------------------------------------------------- conversions
 

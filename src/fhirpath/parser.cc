@@ -139,8 +139,7 @@ class Lexer {
         }
         if (t.text.empty()) {
           if (std::string_view(".,()[]{}+-*/&|=~<>").find(c) == std::string_view::npos) {
-            return Error(kErrSyntax, t.pos,
-                         std::string("unexpected character '") + c + "'");
+            return Error(kErrSyntax, t.pos, std::string("unexpected character '") + c + "'");
           }
           t.text = s_.substr(i_++, 1);
         }
@@ -190,13 +189,25 @@ class Lexer {
       if (i_ >= s_.size()) return Error(kErrUnterminated, start, "unterminated string");
       char e = s_[i_++];
       switch (e) {
-        case '\'': case '"': case '`': case '\\': case '/':
+        case '\'':
+        case '"':
+        case '`':
+        case '\\':
+        case '/':
           out.push_back(e);
           break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = 0;
           if (!Hex4(cp)) return Error(kErrLiteral, i_ - 2, "invalid \\u escape");
@@ -223,7 +234,7 @@ class Lexer {
     if (i_ + 4 > s_.size()) return false;
     for (int k = 0; k < 4; ++k) {
       char h = s_[i_ + k];
-      int v = IsDigit(h) ? h - '0'
+      int v = IsDigit(h)               ? h - '0'
               : (h >= 'a' && h <= 'f') ? h - 'a' + 10
               : (h >= 'A' && h <= 'F') ? h - 'A' + 10
                                        : -1;
@@ -416,10 +427,10 @@ struct OpInfo {
 OpInfo BinaryOp(const Token& t) {
   if (t.kind == Tok::kPunct) {
     static const std::pair<std::string_view, OpInfo> kOps[] = {
-        {"*", {BinOp::kMul, 10}},  {"/", {BinOp::kDiv, 10}},    {"+", {BinOp::kAdd, 9}},
-        {"-", {BinOp::kSub, 9}},   {"&", {BinOp::kConcat, 9}},  {"|", {BinOp::kUnion, 7}},
-        {"<", {BinOp::kLt, 6}},    {"<=", {BinOp::kLe, 6}},     {">", {BinOp::kGt, 6}},
-        {">=", {BinOp::kGe, 6}},   {"=", {BinOp::kEq, 5}},      {"!=", {BinOp::kNe, 5}},
+        {"*", {BinOp::kMul, 10}},  {"/", {BinOp::kDiv, 10}},      {"+", {BinOp::kAdd, 9}},
+        {"-", {BinOp::kSub, 9}},   {"&", {BinOp::kConcat, 9}},    {"|", {BinOp::kUnion, 7}},
+        {"<", {BinOp::kLt, 6}},    {"<=", {BinOp::kLe, 6}},       {">", {BinOp::kGt, 6}},
+        {">=", {BinOp::kGe, 6}},   {"=", {BinOp::kEq, 5}},        {"!=", {BinOp::kNe, 5}},
         {"~", {BinOp::kEquiv, 5}}, {"!~", {BinOp::kNotEquiv, 5}},
     };
     for (const auto& [s, info] : kOps) {
@@ -733,8 +744,7 @@ class Parser {
       opts.set_dot_nl(true);
       opts.set_log_errors(false);
       opts.set_max_mem(8 << 20);
-      auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()),
-                                            opts);
+      auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
       if (!re->ok()) {
         return Error(kErrRegex, n->args[0]->pos, "invalid regular expression: " + re->error());
       }
@@ -750,8 +760,7 @@ class Parser {
     const Token& first = Next();
     if (first.kind != Tok::kIdent && first.kind != Tok::kDelimIdent) return Unexpected(first);
     std::string ns, name = first.value;
-    if (IsPunct(Peek(), ".") &&
-        (Peek(1).kind == Tok::kIdent || Peek(1).kind == Tok::kDelimIdent)) {
+    if (IsPunct(Peek(), ".") && (Peek(1).kind == Tok::kIdent || Peek(1).kind == Tok::kDelimIdent)) {
       Next();
       ns = name;
       name = Next().value;
@@ -1011,8 +1020,7 @@ class Parser {
         if (!names.empty()) names += "|";
         names += t->name;
       }
-      return Error(kErrUnknownElement, n->pos,
-                   names + " has no element '" + n->name + "'");
+      return Error(kErrUnknownElement, n->pos, names + " has no element '" + n->name + "'");
     }
     out = open ? SType::Any() : SType::Fhir(std::move(result));
     return Status::Ok();
@@ -1021,8 +1029,15 @@ class Parser {
   Status CheckCall(const Node* n, const SType& self, const SType& in, int depth, SType& out) {
     bool lambda = false;
     switch (n->fn) {
-      case Fn::kWhere: case Fn::kSelect: case Fn::kAll: case Fn::kExists: case Fn::kRepeat:
-      case Fn::kAggregate: case Fn::kSort: case Fn::kIif: case Fn::kTrace:
+      case Fn::kWhere:
+      case Fn::kSelect:
+      case Fn::kAll:
+      case Fn::kExists:
+      case Fn::kRepeat:
+      case Fn::kAggregate:
+      case Fn::kSort:
+      case Fn::kIif:
+      case Fn::kTrace:
         lambda = true;
         break;
       default:
@@ -1040,9 +1055,18 @@ class Parser {
       args.push_back(std::move(at));
     }
     switch (n->fn) {
-      case Fn::kWhere: case Fn::kFirst: case Fn::kLast: case Fn::kTail: case Fn::kSkip:
-      case Fn::kTake: case Fn::kSingle: case Fn::kDistinct: case Fn::kTrace: case Fn::kExclude:
-      case Fn::kIntersect: case Fn::kSort:
+      case Fn::kWhere:
+      case Fn::kFirst:
+      case Fn::kLast:
+      case Fn::kTail:
+      case Fn::kSkip:
+      case Fn::kTake:
+      case Fn::kSingle:
+      case Fn::kDistinct:
+      case Fn::kTrace:
+      case Fn::kExclude:
+      case Fn::kIntersect:
+      case Fn::kSort:
         if (options_.strict && in.unordered &&
             (n->fn == Fn::kFirst || n->fn == Fn::kLast || n->fn == Fn::kTail ||
              n->fn == Fn::kSkip || n->fn == Fn::kTake)) {
@@ -1050,13 +1074,16 @@ class Parser {
         }
         out = in;
         return Status::Ok();
-      case Fn::kSelect: case Fn::kRepeat:
+      case Fn::kSelect:
+      case Fn::kRepeat:
         out = args[0];
         return Status::Ok();
-      case Fn::kOfType: case Fn::kAs:
+      case Fn::kOfType:
+      case Fn::kAs:
         out = n->type.fhir ? SType::Fhir({n->type.fhir}) : SType::Any();
         return Status::Ok();
-      case Fn::kChildren: case Fn::kDescendants:
+      case Fn::kChildren:
+      case Fn::kDescendants:
         out = SType::Any();
         out.unordered = true;
         return Status::Ok();

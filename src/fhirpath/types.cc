@@ -31,15 +31,6 @@ void ElemTable::Build(std::vector<Elem> elems) {
   }
 }
 
-const Elem* ElemTable::Find(std::string_view name, uint64_t hash) const {
-  if (slots_.empty()) return nullptr;
-  for (uint64_t h = hash & mask_;; h = (h + 1) & mask_) {
-    int32_t k = slots_[h];
-    if (k < 0) return nullptr;
-    if (elems_[k].name == name) return &elems_[k];
-  }
-}
-
 namespace {
 
 std::string Capitalize(std::string_view s) {
@@ -78,8 +69,8 @@ class Index {
       work.push_back(def);
     };
     for (const std::string& name : model.ResourceTypes()) visit(model.Type(name));
-    for (const char* name : {"Resource", "DomainResource", "Element", "BackboneElement",
-                             "MetadataResource"}) {
+    for (const char* name :
+         {"Resource", "DomainResource", "Element", "BackboneElement", "MetadataResource"}) {
       visit(model.Type(name));
     }
     while (!work.empty()) {
@@ -94,6 +85,14 @@ class Index {
     for (const auto& t : owned_) {
       by_name_[t->name] = t.get();
       if (!t->def->base.empty()) t->base = Get(model.Type(t->def->base));
+    }
+    size_t cap = 16;
+    while (cap < owned_.size() * 2) cap *= 2;
+    slots_.assign(cap, nullptr);
+    for (const auto& t : owned_) {
+      uint64_t h = HashName(t->name) & (cap - 1);
+      while (slots_[h] != nullptr) h = (h + 1) & (cap - 1);
+      slots_[h] = t.get();
     }
     // R4 types positiveInt and unsignedInt values as System.String (their
     // regex); they are integers, like their base type.
@@ -138,14 +137,19 @@ class Index {
     return it == by_def_.end() ? nullptr : it->second;
   }
   const FType* Find(std::string_view name) const {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : it->second;
+    uint64_t mask = slots_.size() - 1;
+    for (uint64_t h = HashName(name) & mask;; h = (h + 1) & mask) {
+      const FType* t = slots_[h];
+      if (t == nullptr) return nullptr;
+      if (SameName(t->name, name)) return t;
+    }
   }
 
  private:
   std::vector<std::unique_ptr<FType>> owned_;
   std::unordered_map<const fhir::TypeDef*, FType*> by_def_;
   std::unordered_map<std::string_view, FType*> by_name_;
+  std::vector<const FType*> slots_;  // open addressing by HashName(name)
 };
 
 const Index& TheIndex() {

@@ -579,14 +579,22 @@ std::optional<int> CompareDateTime(const DateTime& a, DtKind ka, const DateTime&
 
 CalUnit CalendarKeyword(std::string_view w) {
   static const std::pair<std::string_view, CalUnit> kWords[] = {
-      {"year", CalUnit::kYear},       {"years", CalUnit::kYear},
-      {"month", CalUnit::kMonth},     {"months", CalUnit::kMonth},
-      {"week", CalUnit::kWeek},       {"weeks", CalUnit::kWeek},
-      {"day", CalUnit::kDay},         {"days", CalUnit::kDay},
-      {"hour", CalUnit::kHour},       {"hours", CalUnit::kHour},
-      {"minute", CalUnit::kMinute},   {"minutes", CalUnit::kMinute},
-      {"second", CalUnit::kSecond},   {"seconds", CalUnit::kSecond},
-      {"millisecond", CalUnit::kMillis}, {"milliseconds", CalUnit::kMillis},
+      {"year", CalUnit::kYear},
+      {"years", CalUnit::kYear},
+      {"month", CalUnit::kMonth},
+      {"months", CalUnit::kMonth},
+      {"week", CalUnit::kWeek},
+      {"weeks", CalUnit::kWeek},
+      {"day", CalUnit::kDay},
+      {"days", CalUnit::kDay},
+      {"hour", CalUnit::kHour},
+      {"hours", CalUnit::kHour},
+      {"minute", CalUnit::kMinute},
+      {"minutes", CalUnit::kMinute},
+      {"second", CalUnit::kSecond},
+      {"seconds", CalUnit::kSecond},
+      {"millisecond", CalUnit::kMillis},
+      {"milliseconds", CalUnit::kMillis},
   };
   for (const auto& [k, u] : kWords) {
     if (k == w) return u;
@@ -706,9 +714,9 @@ struct Prefix {
   const char* sym;
   int exp;
 };
-const Prefix kPrefixes[] = {{"da", 1}, {"Y", 24}, {"Z", 21}, {"E", 18}, {"P", 15},
-                            {"T", 12}, {"G", 9},  {"M", 6},  {"k", 3},  {"h", 2},
-                            {"d", -1}, {"c", -2}, {"m", -3}, {"u", -6}, {"n", -9},
+const Prefix kPrefixes[] = {{"da", 1},  {"Y", 24},  {"Z", 21},  {"E", 18},  {"P", 15},
+                            {"T", 12},  {"G", 9},   {"M", 6},   {"k", 3},   {"h", 2},
+                            {"d", -1},  {"c", -2},  {"m", -3},  {"u", -6},  {"n", -9},
                             {"p", -12}, {"f", -15}, {"a", -18}, {"z", -21}, {"y", -24}};
 
 Decimal Pow10Decimal(int e) {
@@ -745,7 +753,7 @@ bool AtomCanon(std::string_view atom, Canon& out, int depth) {
     c = Canon{};
     if (it->second.base[0] == '\0') {
       static const std::pair<std::string_view, int> kBase[] = {
-          {"m", kM}, {"g", kG}, {"s", kS}, {"rad", kRad}, {"K", kK},
+          {"m", kM}, {"g", kG},   {"s", kS},     {"rad", kRad}, {"K", kK},
           {"C", kC}, {"cd", kCd}, {"mol", kMol}, {"eq", kEq}};
       for (const auto& [n, d] : kBase) {
         if (n == a) c.dim[d] = 1;
@@ -820,8 +828,8 @@ bool ParseComponent(std::string_view s, size_t& i, Canon& out, int depth) {
       char c = s[i];
       if (c == '[') ++bracket;
       if (c == ']') --bracket;
-      if (bracket == 0 && (c == '.' || c == '/' || c == '(' || c == ')' || c == '{' ||
-                           c == '+' || c == '-' || (c >= '0' && c <= '9'))) {
+      if (bracket == 0 && (c == '.' || c == '/' || c == '(' || c == ')' || c == '{' || c == '+' ||
+                           c == '-' || (c >= '0' && c <= '9'))) {
         break;
       }
       ++i;
@@ -891,13 +899,20 @@ namespace {
 // UCUM code for calendar durations of fixed length.
 std::string_view CalendarUcum(CalUnit u) {
   switch (u) {
-    case CalUnit::kWeek: return "wk";
-    case CalUnit::kDay: return "d";
-    case CalUnit::kHour: return "h";
-    case CalUnit::kMinute: return "min";
-    case CalUnit::kSecond: return "s";
-    case CalUnit::kMillis: return "ms";
-    default: return {};
+    case CalUnit::kWeek:
+      return "wk";
+    case CalUnit::kDay:
+      return "d";
+    case CalUnit::kHour:
+      return "h";
+    case CalUnit::kMinute:
+      return "min";
+    case CalUnit::kSecond:
+      return "s";
+    case CalUnit::kMillis:
+      return "ms";
+    default:
+      return {};
   }
 }
 

@@ -203,6 +203,7 @@ class Session : public std::enable_shared_from_this<Session> {
     tcp::endpoint peer = socket_.remote_endpoint(ec);
     if (!ec) remote_ = peer.address().to_string() + ":" + std::to_string(peer.port());
     socket_.set_option(tcp::no_delay(true), ec);
+    socket_.non_blocking(true, ec);  // for the first, synchronous write attempt
     core_.metrics.AddOpenConnections(1);
   }
 
@@ -229,6 +230,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
     Disarm();
+    timer_.cancel();
     ErrorCode ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
@@ -238,25 +240,39 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Phase { kIdle, kReading, kHandling, kWriting, kLingering, kClosed };
-  enum class Deadline { kIdle, kRead, kWrite, kLinger };
 
-  void Arm(std::chrono::milliseconds timeout, Deadline kind) {
-    deadline_ = kind;
+  // Sets the deadline of the current state. The timer is moved only when the
+  // new deadline is earlier than its expiry; otherwise it fires early and
+  // waits again, so that the per-request cost is a few field writes.
+  void Arm(std::chrono::milliseconds timeout) {
+    deadline_ = Clock::now() + timeout;
     timed_out_ = false;
-    uint64_t generation = ++timer_generation_;
-    timer_.expires_after(timeout);
-    timer_.async_wait([self = shared_from_this(), generation](const ErrorCode& ec) {
-      if (ec || generation != self->timer_generation_ || self->phase_ == Phase::kClosed) return;
-      self->timed_out_ = true;
-      ErrorCode ignored;
-      self->socket_.cancel(ignored);
-    });
+    if (!timer_waiting_ || timer_expiry_ > deadline_) StartTimer(deadline_);
   }
 
   void Disarm() {
-    ++timer_generation_;
+    deadline_ = Clock::time_point::max();
     timed_out_ = false;
-    timer_.cancel();
+  }
+
+  void StartTimer(Clock::time_point expiry) {
+    timer_expiry_ = expiry;
+    timer_waiting_ = true;
+    timer_.expires_at(expiry);
+    timer_.async_wait(
+        [self = shared_from_this(), generation = ++timer_generation_](const ErrorCode& ec) {
+          if (generation != self->timer_generation_) return;  // superseded by a newer wait
+          self->timer_waiting_ = false;
+          if (ec || self->phase_ == Phase::kClosed) return;
+          if (self->deadline_ == Clock::time_point::max()) return;  // no deadline now
+          if (Clock::now() < self->deadline_) {
+            self->StartTimer(self->deadline_);
+            return;
+          }
+          self->timed_out_ = true;
+          ErrorCode ignored;
+          self->socket_.cancel(ignored);
+        });
   }
 
   void ReadRequest() {
@@ -274,7 +290,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     phase_ = Phase::kIdle;
-    Arm(core_.options.idle_timeout, Deadline::kIdle);
+    Arm(core_.options.idle_timeout);
     socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const ErrorCode& ec) {
       if (ec || self->phase_ != Phase::kIdle || self->timed_out_) {
         self->Close();
@@ -286,7 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadHeader() {
     phase_ = Phase::kReading;
-    Arm(core_.options.read_timeout, Deadline::kRead);
+    Arm(core_.options.read_timeout);
     bhttp::async_read_header(socket_, buffer_, *parser_,
                              [self = shared_from_this()](const ErrorCode& ec, size_t) {
                                self->OnHeader(ec);
@@ -448,28 +464,44 @@ class Session : public std::enable_shared_from_this<Session> {
     WriteSome();
   }
 
+  // Writes what it can without waiting, then waits for the socket (with the
+  // write deadline) only if bytes remain.
   void WriteSome() {
-    size_t head_done = std::min(written_, head_.size());
-    size_t body_done = written_ - head_done;
-    std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_) + head_done,
-                                                 asio::buffer(body_) + body_done};
-    Arm(core_.options.idle_timeout, Deadline::kWrite);
-    socket_.async_write_some(buffers, [self = shared_from_this()](const ErrorCode& ec, size_t n) {
-      self->OnWrite(ec, n);
-    });
+    for (;;) {
+      size_t head_done = std::min(written_, head_.size());
+      size_t body_done = written_ - head_done;
+      std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_) + head_done,
+                                                   asio::buffer(body_) + body_done};
+      if (written_ == head_.size() + body_.size()) {
+        OnWritten();
+        return;
+      }
+      ErrorCode ec;
+      size_t n = socket_.write_some(buffers, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        Arm(core_.options.idle_timeout);
+        socket_.async_write_some(buffers,
+                                 [self = shared_from_this()](const ErrorCode& ec, size_t n) {
+                                   if (ec) {
+                                     self->Finish();
+                                     self->Close();
+                                     return;
+                                   }
+                                   self->written_ += n;
+                                   self->WriteSome();
+                                 });
+        return;
+      }
+      if (ec) {
+        Finish();
+        Close();
+        return;
+      }
+      written_ += n;
+    }
   }
 
-  void OnWrite(const ErrorCode& ec, size_t n) {
-    if (ec) {
-      Finish();
-      Close();
-      return;
-    }
-    written_ += n;
-    if (written_ < head_.size() + body_.size()) {
-      WriteSome();
-      return;
-    }
+  void OnWritten() {
     Disarm();
     Finish();
     if (phase_ == Phase::kClosed) return;
@@ -509,8 +541,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     drained_ = 0;
-    Arm(std::min<std::chrono::milliseconds>(core_.options.read_timeout, kMaxLinger),
-        Deadline::kLinger);
+    Arm(std::min<std::chrono::milliseconds>(core_.options.read_timeout, kMaxLinger));
     DrainSome();
   }
 
@@ -534,9 +565,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // State below is touched only on the strand.
   Phase phase_ = Phase::kIdle;
-  Deadline deadline_ = Deadline::kIdle;
+  Clock::time_point deadline_ = Clock::time_point::max();  // max: none
+  Clock::time_point timer_expiry_;
+  bool timer_waiting_ = false;
   uint64_t timer_generation_ = 0;
-  bool timed_out_ = false;
+  bool timed_out_ = false;  // the deadline passed; the socket's operations were cancelled
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
 

@@ -357,13 +357,19 @@ Result<Extracted> FhirPathIndexer::Extract(std::string_view type, std::string_vi
     out.index.resize(kept);
   }
   if (type == "Patient") out.compartments.emplace_back(id);
+  // In the compartment definition's parameter order, so the primary key is
+  // the patient the resource is about (subject before performer).
   if (const auto* params = model_.PatientCompartmentParams(type)) {
-    for (const auto& e : out.index) {
-      if (e.kind != Kind::kReference || e.system != "Patient" || e.code.empty()) continue;
-      if (std::find(params->begin(), params->end(), e.param) == params->end()) continue;
-      if (std::find(out.compartments.begin(), out.compartments.end(), e.code) ==
-          out.compartments.end()) {
-        out.compartments.push_back(e.code);
+    for (const std::string& param : *params) {
+      for (const auto& e : out.index) {
+        if (e.kind != Kind::kReference || e.param != param || e.system != "Patient" ||
+            e.code.empty()) {
+          continue;
+        }
+        if (std::find(out.compartments.begin(), out.compartments.end(), e.code) ==
+            out.compartments.end()) {
+          out.compartments.push_back(e.code);
+        }
       }
     }
   }

@@ -107,6 +107,24 @@ struct Clause {
     kCompartment,   // resource is in patient compartment `code`
   };
   enum class Cmp { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
+  // Which Value fields each op reads (search/ fills them; "folded" text is
+  // already folded the same way as IndexEntry::text):
+  //   kTokenEq, kTokenNot: system/system_given and code, as above.
+  //   kTokenText, kStringPrefix, kStringContains: code = folded text.
+  //   kStringExact: code = the exact text.
+  //   kDateRange, kLastUpdated: [begin_us, end_us) = the search value's range; cmp.
+  //   kNumberRange: [lo, hi) = the search value's implicit range; cmp. For a
+  //     quantity parameter also code = unit (and system when given), optional.
+  //   kReference: system = target type (optional) and code = target id; or
+  //     code = "Type/id"; or code = an absolute URL or canonical (contains ':'),
+  //     matched against IndexEntry::text.
+  //   kUriEq, kUriBelow, kUriAbove: code = the uri (below/above by path segment).
+  //   kId: code = id. kCompartment: code = patient id. kMissing: bool_value only.
+  // Prefixes: eq = the resource value's range lies inside the search range;
+  // ne = it does not; sa/eb = it starts after / ends before the search range;
+  // gt/lt/ge/le compare ranges for dates (FHIR rules) and the value's midpoint
+  // with the search value's for numbers; ap = the search range widened by 10%
+  // (numbers: of the value; dates: of the distance from now), overlapping.
   struct Value {
     std::string system;
     bool system_given = false;
@@ -121,6 +139,9 @@ struct Clause {
   bool bool_value = false;    // kMissing
 };
 
+// Multi-valued parameters sort by their least value ascending and their
+// greatest descending; resources without a value come last. Ties are broken by
+// an internal key, so the order is total and pages never overlap.
 struct SortKey {
   std::string param;  // "_lastUpdated", "_id", or an indexed parameter
   bool descending = false;
@@ -130,7 +151,7 @@ struct Query {
   std::string type;  // resource type; empty for a system-level search
   std::vector<std::string> types;  // for system-level search restricted by _type
   std::vector<Clause> clauses;     // AND
-  std::vector<SortKey> sort;
+  std::vector<SortKey> sort;  // empty: _lastUpdated for one type, else insertion order
   size_t limit = 50;
   std::string after;  // opaque keyset cursor from a previous page ("" = first page)
 };
@@ -167,7 +188,9 @@ class Txn {
                                                          const std::string& id) = 0;
   // Ids of current, non-deleted resources matching the query, at most `limit`.
   virtual Result<std::vector<std::string>> Match(const Query& query, size_t limit) = 0;
-  // Stages a new version. REQUIRES: resource.version == current version + 1 (1 if new).
+  // Stages a new version. REQUIRES: resource.version == current version + 1 (1 if new);
+  // otherwise kConflict. If any Put fails, the Write fails with that error and
+  // nothing fn staged is kept, even if fn returns Ok.
   virtual Status Put(const PutRequest& request) = 0;
 };
 

@@ -109,15 +109,24 @@ const json::Value& Input(const std::string& file) {
 std::string SuiteType(const Item& item) {
   if (item.is_fhir()) return std::string(item.type_name());
   switch (item.kind()) {
-    case ValueKind::kBoolean: return "boolean";
-    case ValueKind::kInteger: return "integer";
-    case ValueKind::kDecimal: return "decimal";
-    case ValueKind::kString: return "string";
-    case ValueKind::kDate: return "date";
-    case ValueKind::kDateTime: return "dateTime";
-    case ValueKind::kTime: return "time";
-    case ValueKind::kQuantity: return "Quantity";
-    default: return "TypeInfo";
+    case ValueKind::kBoolean:
+      return "boolean";
+    case ValueKind::kInteger:
+      return "integer";
+    case ValueKind::kDecimal:
+      return "decimal";
+    case ValueKind::kString:
+      return "string";
+    case ValueKind::kDate:
+      return "date";
+    case ValueKind::kDateTime:
+      return "dateTime";
+    case ValueKind::kTime:
+      return "time";
+    case ValueKind::kQuantity:
+      return "Quantity";
+    default:
+      return "TypeInfo";
   }
 }
 

@@ -85,7 +85,9 @@ class Client {
     bhttp::read(socket_, buffer_, parser, ec);
     if (ec) {
       last_error_ = ec;
-      return {};
+      ClientResponse failed;
+      failed.result(0);
+      return failed;
     }
     return parser.release();
   }
@@ -339,6 +341,27 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosed) {
   Client client(port());
   EXPECT_EQ(client.Get("/x").result_int(), 200);
   EXPECT_TRUE(client.ServerClosed());  // closed without a response
+}
+
+TEST_F(ServerTest, ResponseThatTheClientDoesNotReadIsAbandoned) {
+  ServerOptions o = Options();
+  o.idle_timeout = std::chrono::milliseconds(100);
+  StartServer(o, [](Request&) {
+    Response r;
+    r.body.assign(64u << 20, 'x');  // more than the socket buffers hold
+    r.interaction = "big";
+    return r;
+  });
+  Client client(port());
+  client.WriteRaw("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  // The server records the request once it gives up on the write.
+  while (!Contains(server_->metrics().Render(),
+                   "grunnmur_http_requests_total{interaction=\"big\",status=\"200\"} 1")) {
+    std::this_thread::yield();
+  }
+  ClientResponse r = client.Read();
+  EXPECT_EQ(r.result_int(), 0);  // the response is cut short
+  EXPECT_TRUE(client.last_error());
 }
 
 TEST_F(ServerTest, Expect100ContinueGetsAnInterimResponse) {

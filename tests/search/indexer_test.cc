@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/time.h"
+#include "search/query.h"
 
 namespace gm::search {
 namespace {

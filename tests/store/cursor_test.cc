@@ -27,8 +27,7 @@ TEST(Cursor, RejectsOtherTagsCountsAndGarbage) {
   EXPECT_EQ(DecodeCursor("search", c, 2).status().code(), "GM-STORE-030");
   EXPECT_EQ(DecodeCursor("history", c, 3).status().code(), "GM-STORE-030");
   EXPECT_EQ(DecodeCursor("history", "not a cursor!", 2).status().code(), "GM-STORE-030");
-  EXPECT_EQ(DecodeCursor("history", c.substr(0, c.size() - 3), 2).status().code(),
-            "GM-STORE-030");
+  EXPECT_EQ(DecodeCursor("history", c.substr(0, c.size() - 3), 2).status().code(), "GM-STORE-030");
   EXPECT_EQ(DecodeCursor("history", "", 2).status().category(), ErrorCategory::kInvalid);
   EXPECT_TRUE(DecodeCursor("history", c, 2).ok());
 }

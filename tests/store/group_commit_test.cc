@@ -129,7 +129,7 @@ TEST(GroupCommit, SixteenThreadsAllResultsCorrect) {
     Clause cl;
     cl.op = Clause::Op::kTokenEq;
     cl.param = "identifier";
-    cl.any_of.push_back({.system = "urn:t", .code = own});
+    cl.any_of.push_back(CodeValue(own, "urn:t"));
     q.clauses.push_back(cl);
     auto found = s->Search(q);
     ASSERT_TRUE(found.ok());
@@ -139,7 +139,7 @@ TEST(GroupCommit, SixteenThreadsAllResultsCorrect) {
     obs.type = "Observation";
     Clause oc;
     oc.op = Clause::Op::kCompartment;
-    oc.any_of.push_back({.code = own});
+    oc.any_of.push_back(CodeValue(own));
     obs.clauses.push_back(oc);
     auto o = s->Search(obs);
     ASSERT_TRUE(o.ok());
@@ -202,7 +202,7 @@ TEST(GroupCommit, FailingFnLeavesNothingWhileBatchMatesCommit) {
   Clause cl;
   cl.op = Clause::Op::kTokenEq;
   cl.param = "identifier";
-  cl.any_of.push_back({.code = "doomed"});
+  cl.any_of.push_back(CodeValue("doomed"));
   q.clauses.push_back(cl);
   auto found = s->Search(q);
   ASSERT_TRUE(found.ok());
@@ -211,9 +211,9 @@ TEST(GroupCommit, FailingFnLeavesNothingWhileBatchMatesCommit) {
   ASSERT_TRUE(comp.ok());
   EXPECT_TRUE(comp->resources.empty());
   // The parameter interned by the rolled-back fn is usable by later writes.
-  ASSERT_TRUE(PutOne(*s, MakePut("Patient", "later", 1, kT0,
-                                 {Token("identifier", "urn:x", "doomed")}))
-                  .ok());
+  ASSERT_TRUE(
+      PutOne(*s, MakePut("Patient", "later", 1, kT0, {Token("identifier", "urn:x", "doomed")}))
+          .ok());
   found = s->Search(q);
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(Ids(found->resources), (std::vector<std::string>{"later"}));
@@ -229,7 +229,7 @@ TEST(GroupCommit, SixteenConcurrentConditionalCreatesMakeOneResource) {
     Clause cl;
     cl.op = Clause::Op::kTokenEq;
     cl.param = "identifier";
-    cl.any_of.push_back({.system = "urn:oid:2.16.578.1.12.4.1.4.1", .code = ident});
+    cl.any_of.push_back(CodeValue(ident, "urn:oid:2.16.578.1.12.4.1.4.1"));
     q.clauses.push_back(cl);
 
     std::atomic<int> ready{0}, created{0}, existed{0};
@@ -286,8 +286,9 @@ TEST_F(FaultTest, FailedFsyncFailsTheWholeBatch) {
     gate.OnRelease([] { FaultVfsFailSyncs(true); });
     std::vector<std::thread> threads;
     for (int i = 0; i < 5; ++i) {
-      threads.emplace_back(
-          [&, i] { results[i] = PutOne(*s, MakePut("Patient", "lost" + std::to_string(i), 1, kT0)); });
+      threads.emplace_back([&, i] {
+        results[i] = PutOne(*s, MakePut("Patient", "lost" + std::to_string(i), 1, kT0));
+      });
     }
     for (auto& t : threads) t.join();
     gate.Join();

@@ -27,16 +27,29 @@ const std::string kLoinc = "http://loinc.org";
 const std::string kSnomed = "http://snomed.info/sct";
 const std::string kUcum = "http://unitsofmeasure.org";
 
-Clause::Value Code(std::string code) { return {.code = std::move(code)}; }
+Clause::Value Code(std::string code) { return CodeValue(std::move(code)); }
 Clause::Value SysCode(std::string system, std::string code) {
-  return {.system = std::move(system), .system_given = true, .code = std::move(code)};
+  return CodeValue(std::move(code), std::move(system), true);
 }
 Clause::Value DateV(Cmp cmp, int64_t b, int64_t e) {
-  return {.begin_us = b, .end_us = e, .cmp = cmp};
+  Clause::Value v;
+  v.begin_us = b;
+  v.end_us = e;
+  v.cmp = cmp;
+  return v;
 }
-Clause::Value Num(Cmp cmp, double lo, double hi) { return {.lo = lo, .hi = hi, .cmp = cmp}; }
+Clause::Value Num(Cmp cmp, double lo, double hi) {
+  Clause::Value v;
+  v.lo = lo;
+  v.hi = hi;
+  v.cmp = cmp;
+  return v;
+}
 Clause::Value Qty(Cmp cmp, double lo, double hi, std::string system, std::string code) {
-  return {.system = std::move(system), .code = std::move(code), .lo = lo, .hi = hi, .cmp = cmp};
+  Clause::Value v = Num(cmp, lo, hi);
+  v.system = std::move(system);
+  v.code = std::move(code);
+  return v;
 }
 Clause Cl(Op op, std::string param, std::vector<Clause::Value> values) {
   Clause c;
@@ -69,12 +82,12 @@ class SearchTest : public ::testing::Test {
     ASSERT_NE(s_, nullptr);
     const int64_t d20200101 = Day(2020, 1, 1);
     std::vector<PutRequest> puts = {
-        MakePut("Observation", "o1", 1, kT + 1,
-                {Token("code", kLoinc, "1111", "body weight"),
-                 Date("date", d20200101, Day(2020, 1, 2)),
-                 Quantity("value-quantity", 69.5, 70.5, kUcum, "kg"),
-                 Reference("subject", "Patient", "p1"), String("note", "sorgard", "Sørgård")},
-                {"p1"}),
+        MakePut(
+            "Observation", "o1", 1, kT + 1,
+            {Token("code", kLoinc, "1111", "body weight"), Date("date", d20200101, Day(2020, 1, 2)),
+             Quantity("value-quantity", 69.5, 70.5, kUcum, "kg"),
+             Reference("subject", "Patient", "p1"), String("note", "sorgard", "Sørgård")},
+            {"p1"}),
         MakePut("Observation", "o2", 1, kT + 2,
                 {Token("code", kLoinc, "2222", "body height"),
                  Date("date", d20200101 + 10 * kHour, d20200101 + 10 * kHour + kSecond),
@@ -154,8 +167,7 @@ TEST_F(SearchTest, TokenWithAndWithoutSystem) {
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {Code("1111")})})), (V{"o1", "o3"}));
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "1111")})})),
             (V{"o1"}));
-  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode("", "3333")})})),
-            (V{"o4"}));
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode("", "3333")})})), (V{"o4"}));
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode("", "1111")})})), (V{}));
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "")})})),
             (V{"o1", "o2", "o6"}));
@@ -164,8 +176,7 @@ TEST_F(SearchTest, TokenWithAndWithoutSystem) {
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {Code("4444")})})), (V{"o6"}));
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {Code("9999")})})), (V{}));
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "nosuchparam", {Code("1111")})})), (V{}));
-  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kTokenEq, "gender", {Code("female")})})),
-            (V{"p1", "p4"}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kTokenEq, "gender", {Code("female")})})), (V{"p1", "p4"}));
   auto bad = s_->Search(Q("Observation", {Cl(Op::kTokenEq, "code", {Code("")})}));
   EXPECT_EQ(bad.status().code(), "GM-STORE-031");
 }
@@ -177,10 +188,8 @@ TEST_F(SearchTest, TokenNotAndText) {
             (V{"o2", "o3", "o4", "o6", "o7"}));
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenNot, "code", {Code("1111"), Code("2222")})})),
             (V{"o4", "o6", "o7"}));
-  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kTokenNot, "gender", {Code("female")})})),
-            (V{"p2", "p3"}));
-  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenText, "code", {Code("body")})})),
-            (V{"o1", "o2"}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kTokenNot, "gender", {Code("female")})})), (V{"p2", "p3"}));
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenText, "code", {Code("body")})})), (V{"o1", "o2"}));
   EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenText, "code", {Code("body w")})})), (V{"o1"}));
 }
 
@@ -196,8 +205,7 @@ TEST_F(SearchTest, StringPrefixExactContains) {
   EXPECT_EQ(Find(Q("Patient", {Cl(Op::kStringExact, "name", {Code("Sør")})})), (V{}));
   EXPECT_EQ(Find(Q("Patient", {Cl(Op::kStringContains, "name", {Code("ens")})})), (V{"p2"}));
   EXPECT_EQ(Find(Q("Patient", {Cl(Op::kStringContains, "name", {Code("ar")})})), (V{"p1"}));
-  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kStringPrefix, "note", {Code("sorgard")})})),
-            (V{"o1"}));
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kStringPrefix, "note", {Code("sorgard")})})), (V{"o1"}));
 }
 
 TEST_F(SearchTest, DatesWithPrecisionAndPrefixes) {
@@ -230,9 +238,9 @@ TEST_F(SearchTest, NumberRanges) {
   auto num = [&](Cmp cmp, double lo, double hi) {
     return Find(Q("RiskAssessment", {Cl(Op::kNumberRange, "probability", {Num(cmp, lo, hi)})}));
   };
-  EXPECT_EQ(num(Cmp::kEq, 99.5, 100.5), (V{"ra2", "ra3"}));         // 100
-  EXPECT_EQ(num(Cmp::kEq, 99.995, 100.005), (V{"ra3"}));            // 100.00
-  EXPECT_EQ(num(Cmp::kEq, 95, 105), (V{"ra2", "ra3", "ra4"}));      // 1e2
+  EXPECT_EQ(num(Cmp::kEq, 99.5, 100.5), (V{"ra2", "ra3"}));     // 100
+  EXPECT_EQ(num(Cmp::kEq, 99.995, 100.005), (V{"ra3"}));        // 100.00
+  EXPECT_EQ(num(Cmp::kEq, 95, 105), (V{"ra2", "ra3", "ra4"}));  // 1e2
   EXPECT_EQ(num(Cmp::kNe, 99.5, 100.5), (V{"ra1", "ra4", "ra5"}));
   EXPECT_EQ(num(Cmp::kGt, 99.5, 100.5), (V{"ra4"}));
   EXPECT_EQ(num(Cmp::kLt, 99.5, 100.5), (V{"ra1", "ra5"}));
@@ -318,13 +326,13 @@ TEST_F(SearchTest, MissingIdLastUpdatedCompartment) {
 }
 
 TEST_F(SearchTest, ConjunctionsAndSystemLevel) {
-  EXPECT_EQ(Find(Q("Observation",
-                   {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "")}),
-                    Cl(Op::kDateRange, "date", {DateV(Cmp::kEq, Day(2020, 1, 1), Day(2021, 1, 1))})})),
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "")}),
+                                   Cl(Op::kDateRange, "date",
+                                      {DateV(Cmp::kEq, Day(2020, 1, 1), Day(2021, 1, 1))})})),
             (V{"o1", "o2"}));
-  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kReference, "subject", {Code("p1")}),
-                                   Cl(Op::kTokenNot, "code", {SysCode(kLoinc, "1111")}),
-                                   Missing("date", false)})),
+  EXPECT_EQ(Find(Q("Observation",
+                   {Cl(Op::kReference, "subject", {Code("p1")}),
+                    Cl(Op::kTokenNot, "code", {SysCode(kLoinc, "1111")}), Missing("date", false)})),
             (V{"o3"}));
   EXPECT_EQ(Find(Q("Patient", {Cl(Op::kStringPrefix, "name", {Code("s")}),
                                Cl(Op::kTokenEq, "gender", {Code("male")})})),
@@ -363,13 +371,14 @@ TEST_F(SearchTest, Sorting) {
   EXPECT_EQ(sorted("Patient", {{"_lastUpdated", false}}), (V{"p4", "p1", "p2", "p3"}));
   EXPECT_EQ(sorted("Patient", {{"_lastUpdated", true}}), (V{"p3", "p2", "p1", "p4"}));
   EXPECT_EQ(sorted("Patient", {{"gender", false}, {"_lastUpdated", true}}),
-            (V{"p4", "p1", "p2", "p3"}));
+            (V{"p1", "p4", "p2", "p3"}));
   EXPECT_EQ(sorted("Patient", {{"gender", true}, {"_id", false}}), (V{"p2", "p1", "p4", "p3"}));
-  EXPECT_EQ(sorted("Observation", {{"date", false}}, {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "")})}),
-            (V{"o1", "o2", "o6"}));
+  EXPECT_EQ(
+      sorted("Observation", {{"date", false}}, {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "")})}),
+      (V{"o1", "o2", "o6"}));
   EXPECT_EQ(sorted("Observation", {{"date", true}}), (V{"o4", "o3", "o1", "o7", "o2", "o6"}));
   EXPECT_EQ(sorted("RiskAssessment", {{"probability", true}}),
-            (V{"ra4", "ra2", "ra3", "ra5", "ra1"}));
+            (V{"ra4", "ra3", "ra2", "ra5", "ra1"}));  // a tie breaks by rid, descending
   EXPECT_EQ(sorted("Observation", {{"value-quantity", false}}, {Missing("value-quantity", false)}),
             (V{"o3", "o1", "o2", "o4"}));
   EXPECT_EQ(sorted("ValueSet", {{"url", false}}), (V{"vs1", "vs2", "vs5", "vs3", "vs4"}));
@@ -402,7 +411,8 @@ TEST_F(SearchTest, TxnMatchSeesTheWriteTransaction) {
     auto one = txn.Match(q, 1);
     if (!one.ok()) return one.status();
     EXPECT_EQ(one->size(), 1u);
-    GM_RETURN_IF_ERROR(txn.Put(MakePut("Observation", "o8", 1, kT, {Token("code", kLoinc, "1111")})));
+    GM_RETURN_IF_ERROR(
+        txn.Put(MakePut("Observation", "o8", 1, kT, {Token("code", kLoinc, "1111")})));
     auto after = txn.Match(q, 10);
     if (!after.ok()) return after.status();
     EXPECT_EQ(Sorted(*after), (V{"o1", "o3", "o8"}));
@@ -432,9 +442,10 @@ TEST_F(SearchTest, QueryPlansUseIndexes) {
       {"uri above", Q("ValueSet", {Cl(Op::kUriAbove, "url", {Code("http://acme.org/fhir/a")})})},
       {"id", Q("Observation", {Cl(Op::kId, "_id", {Code("o1")})})},
       {"lastUpdated", Q("Observation", {Cl(Op::kLastUpdated, "", {DateV(Cmp::kGe, kT, kT + 1)})})},
-      {"quantity with unit",
-       Q("Observation", {Cl(Op::kNumberRange, "value-quantity", {Qty(Cmp::kGt, 1, 2, kUcum, "kg")})})},
-      {"quantity", Q("Observation", {Cl(Op::kNumberRange, "value-quantity", {Num(Cmp::kEq, 1, 2)})})},
+      {"quantity with unit", Q("Observation", {Cl(Op::kNumberRange, "value-quantity",
+                                                  {Qty(Cmp::kGt, 1, 2, kUcum, "kg")})})},
+      {"quantity",
+       Q("Observation", {Cl(Op::kNumberRange, "value-quantity", {Num(Cmp::kEq, 1, 2)})})},
       {"number", Q("RiskAssessment", {Cl(Op::kNumberRange, "probability", {Num(Cmp::kLt, 1, 2)})})},
       {"no clauses", Q("Observation", {})},
       {"only negative", Q("Observation", {Cl(Op::kTokenNot, "code", {Code("1111")})})},
@@ -445,8 +456,8 @@ TEST_F(SearchTest, QueryPlansUseIndexes) {
                          Cl(Op::kDateRange, "date", {DateV(Cmp::kGe, 1, 2)}),
                          Cl(Op::kTokenNot, "code", {Code("x")}), Missing("subject", false)})},
   };
-  for (Cmp cmp : {Cmp::kEq, Cmp::kNe, Cmp::kGt, Cmp::kLt, Cmp::kGe, Cmp::kLe, Cmp::kSa, Cmp::kEb,
-                  Cmp::kAp}) {
+  for (Cmp cmp :
+       {Cmp::kEq, Cmp::kNe, Cmp::kGt, Cmp::kLt, Cmp::kGe, Cmp::kLe, Cmp::kSa, Cmp::kEb, Cmp::kAp}) {
     shapes.push_back({"date " + std::to_string(int(cmp)),
                       Q("Observation", {Cl(Op::kDateRange, "date", {DateV(cmp, 10, 20)})})});
   }
@@ -524,8 +535,11 @@ TEST(SearchPaging, StableUnderConcurrentInserts) {
       }
     });
   }
-  std::vector<std::vector<SortKey>> sorts = {
-      {}, {{"_lastUpdated", true}}, {{"date", false}}, {{"date", true}, {"_id", false}}, {{"_id", false}}};
+  std::vector<std::vector<SortKey>> sorts = {{},
+                                             {{"_lastUpdated", true}},
+                                             {{"date", false}},
+                                             {{"date", true}, {"_id", false}},
+                                             {{"_id", false}}};
   for (const auto& sort : sorts) {
     Query q = Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "x")})});
     q.sort = sort;

@@ -258,8 +258,7 @@ TEST_F(HistoryTest, SinceAndAt) {
   sys_at.at_us = 450;
   h = s_->History(sys_at);
   ASSERT_TRUE(h.ok());
-  EXPECT_EQ(Keys(*h),
-            (std::vector<std::string>{"Observation/o/1", "Patient/a/2", "Patient/b/1"}));
+  EXPECT_EQ(Keys(*h), (std::vector<std::string>{"Observation/o/1", "Patient/a/2", "Patient/b/1"}));
   sys_at.at_us = 99;
   h = s_->History(sys_at);
   ASSERT_TRUE(h.ok());
@@ -271,8 +270,8 @@ TEST_F(HistoryTest, TypeAndSystem) {
   type.type = "Patient";
   auto h = s_->History(type);
   ASSERT_TRUE(h.ok());
-  EXPECT_EQ(Keys(*h), (std::vector<std::string>{"Patient/a/3", "Patient/a/2", "Patient/b/1",
-                                                "Patient/a/1"}));
+  EXPECT_EQ(Keys(*h),
+            (std::vector<std::string>{"Patient/a/3", "Patient/a/2", "Patient/b/1", "Patient/a/1"}));
   EXPECT_FALSE(h->total.has_value());
 
   HistoryQuery sys;
@@ -403,8 +402,8 @@ TEST(SqliteStore, ReopenKeepsEverything) {
   TempDir dir;
   {
     auto s = OpenStore(dir.path());
-    ASSERT_TRUE(PutOne(*s, MakePut("Patient", "p1", 1, kT0,
-                                   {Token("identifier", "urn:fnr", "123")}, {"p1"}))
+    ASSERT_TRUE(PutOne(*s, MakePut("Patient", "p1", 1, kT0, {Token("identifier", "urn:fnr", "123")},
+                                   {"p1"}))
                     .ok());
     ASSERT_TRUE(PutOne(*s, MakePut("Patient", "p1", 2, kT0 + 1,
                                    {Token("identifier", "urn:fnr", "456")}, {"p1"}))
@@ -428,7 +427,7 @@ TEST(SqliteStore, ReopenKeepsEverything) {
   Clause c;
   c.op = Clause::Op::kTokenEq;
   c.param = "identifier";
-  c.any_of.push_back({.system = "urn:fnr", .code = "456"});
+  c.any_of.push_back(CodeValue("456", "urn:fnr"));
   q.clauses.push_back(c);
   auto found = s->Search(q);
   ASSERT_TRUE(found.ok());
@@ -449,7 +448,7 @@ TEST(SqliteStore, ReopenKeepsEverything) {
   Clause rc;
   rc.op = Clause::Op::kReference;
   rc.param = "subject";
-  rc.any_of.push_back({.system = "Patient", .code = "p1"});
+  rc.any_of.push_back(CodeValue("p1", "Patient"));
   refs.clauses.push_back(rc);
   auto obs = s->Search(refs);
   ASSERT_TRUE(obs.ok());
@@ -504,8 +503,8 @@ TEST(SqliteStore, CloseDrainsAndThenRefuses) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        Status st = PutOne(*s, MakePut("Patient", "t" + std::to_string(t) + "-" + std::to_string(i),
-                                       1, kT0));
+        Status st = PutOne(
+            *s, MakePut("Patient", "t" + std::to_string(t) + "-" + std::to_string(i), 1, kT0));
         if (st.ok()) {
           ++ok;
         } else if (st.code() == "GM-STORE-021") {

@@ -132,6 +132,16 @@ inline IndexEntry Uri(std::string param, std::string uri) {
   return e;
 }
 
+// A clause value for codes, ids and strings.
+inline Clause::Value CodeValue(std::string code, std::string system = "",
+                               bool system_given = false) {
+  Clause::Value v;
+  v.code = std::move(code);
+  v.system = std::move(system);
+  v.system_given = system_given;
+  return v;
+}
+
 // Writes one version in its own transaction.
 inline Status PutOne(Store& s, const PutRequest& p) {
   return s.Write([&](Txn& txn) { return txn.Put(p); });

@@ -137,15 +137,15 @@ json::Value HttpResponse::json() const {
 
 struct HttpClient::Impl {
   boost::asio::io_context io;
-  beast::tcp_stream stream{io};
+  std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   uint16_t port;
   bool connected = false;
 
   void Connect() {
     tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), port);
-    stream = beast::tcp_stream(io);
-    stream.connect(ep);
+    stream = std::make_unique<beast::tcp_stream>(io);
+    stream->connect(ep);
     buffer.clear();
     connected = true;
   }
@@ -158,7 +158,7 @@ HttpClient::HttpClient(uint16_t port) : impl_(std::make_unique<Impl>()) {
 
 HttpClient::~HttpClient() {
   beast::error_code ec;
-  impl_->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  if (impl_->stream) impl_->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
 HttpResponse HttpClient::Request(const std::string& method, const std::string& target,
@@ -175,7 +175,7 @@ HttpResponse HttpClient::Request(const std::string& method, const std::string& t
       req.prepare_payload();
     }
     beast::error_code ec;
-    bhttp::write(impl_->stream, req, ec);
+    bhttp::write(*impl_->stream, req, ec);
     if (ec) {
       impl_->connected = false;
       continue;
@@ -183,7 +183,7 @@ HttpResponse HttpClient::Request(const std::string& method, const std::string& t
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(1ull << 32);
     if (method == "HEAD") parser.skip(true);
-    bhttp::read(impl_->stream, impl_->buffer, parser, ec);
+    bhttp::read(*impl_->stream, impl_->buffer, parser, ec);
     if (ec) {
       impl_->connected = false;
       if (attempt == 0 && (ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset)) {

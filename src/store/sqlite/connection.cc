@@ -24,11 +24,9 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view context) {
                            std::move(text));
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return Status::Error(ErrorCategory::kInternal, "GM-STORE-005", "exception",
-                           std::move(text));
+      return Status::Error(ErrorCategory::kInternal, "GM-STORE-005", "exception", std::move(text));
     default:
-      return Status::Error(ErrorCategory::kInternal, "GM-STORE-006", "exception",
-                           std::move(text));
+      return Status::Error(ErrorCategory::kInternal, "GM-STORE-006", "exception", std::move(text));
   }
 }
 
@@ -66,8 +64,8 @@ void Statement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index
 void Statement::Bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
 // SQLite binds NULL for a null data pointer; empty values must stay non-NULL.
 void Statement::Bind(int index, std::string_view text) {
-  sqlite3_bind_text64(stmt_, index, text.empty() ? "" : text.data(), text.size(),
-                      SQLITE_TRANSIENT, SQLITE_UTF8);
+  sqlite3_bind_text64(stmt_, index, text.empty() ? "" : text.data(), text.size(), SQLITE_TRANSIENT,
+                      SQLITE_UTF8);
 }
 void Statement::BindBlob(int index, std::string_view bytes) {
   if (bytes.empty()) {
@@ -179,8 +177,7 @@ Result<Statement> Connection::Prepare(std::string_view sql) {
   }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, key.data(), int(key.size()),
-                              it == cache_.end() ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,
-                              nullptr);
+                              it == cache_.end() ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(rc, db_, "prepare");
   if (it != cache_.end()) return Statement(stmt, nullptr, true, db_);
   if (cache_.size() >= kMaxCached) EvictIdle();

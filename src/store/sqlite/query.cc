@@ -82,8 +82,8 @@ struct Part {
 
 // A clause compiled to SQL.
 struct CompiledClause {
-  bool never = false;    // cannot match
-  bool always = false;   // imposes nothing
+  bool never = false;   // cannot match
+  bool always = false;  // imposes nothing
   int priority = kNoDriver;
   bool resource_level = false;  // pred is on r's own columns (usable as driver via its index)
   std::vector<Part> parts;      // index-driven clauses
@@ -158,7 +158,7 @@ Result<std::vector<ParamPid>> Compiler::Pids(const std::string& param) {
 }
 
 Result<std::optional<std::pair<Kind, std::string>>> Compiler::PidCond(const std::string& param,
-                                                                        Kind kind) {
+                                                                      Kind kind) {
   GM_ASSIGN_OR_RETURN(std::vector<ParamPid> pids, Pids(param));
   std::vector<std::string> placeholders;
   for (const ParamPid& pp : pids) {
@@ -207,8 +207,9 @@ std::vector<std::string> Compiler::DateBranches(const std::string& b, const std:
       auto clamp = [](double d) {
         constexpr double lo = double(std::numeric_limits<int64_t>::min());
         constexpr double hi = double(std::numeric_limits<int64_t>::max());
-        return d <= lo ? std::numeric_limits<int64_t>::min()
-                       : d >= hi ? std::numeric_limits<int64_t>::max() : int64_t(d);
+        return d <= lo   ? std::numeric_limits<int64_t>::min()
+               : d >= hi ? std::numeric_limits<int64_t>::max()
+                         : int64_t(d);
       };
       const std::string wb = p_.AddInt(clamp(double(v.begin_us) - delta));
       const std::string we = p_.AddInt(clamp(double(v.end_us) + delta));
@@ -251,8 +252,8 @@ std::vector<std::string> Compiler::NumberBranches(const Clause::Value& v) {
   switch (v.cmp) {
     case Cmp::kEq: {
       const std::string lo = p_.AddReal(v.lo), hi = p_.AddReal(v.hi);
-      return {"t.val >= " + lo + " AND t.val <= " + hi + " AND t.lo >= " + lo + " AND t.hi <= " +
-              hi};
+      return {"t.val >= " + lo + " AND t.val <= " + hi + " AND t.lo >= " + lo +
+              " AND t.hi <= " + hi};
     }
     case Cmp::kNe: {
       const std::string lo = p_.AddReal(v.lo), hi = p_.AddReal(v.hi);
@@ -276,8 +277,8 @@ std::vector<std::string> Compiler::NumberBranches(const Clause::Value& v) {
     }
     case Cmp::kAp: {
       const double d = std::fabs(q) / 10;
-      return {"t.val >= " + p_.AddReal(std::min(v.lo, q - d)) + " AND t.val <= " +
-              p_.AddReal(std::max(v.hi, q + d))};
+      return {"t.val >= " + p_.AddReal(std::min(v.lo, q - d)) +
+              " AND t.val <= " + p_.AddReal(std::max(v.hi, q + d))};
     }
   }
   return {"0"};
@@ -357,8 +358,13 @@ Result<std::vector<std::string>> Compiler::ValueBranches(const Clause& cl, Kind 
     }
     case Kind::kUri:
       if (cl.op == Op::kUriBelow) {
-        return std::vector<std::string>{"t.uri >= " + p_.AddText(v.code) + " AND t.uri < " +
-                                        p_.AddText(PrefixEnd(v.code))};
+        // The value itself or anything under it as a path ("/123" is not below "/12").
+        std::string dir = v.code;
+        if (dir.empty() || dir.back() != '/') dir += '/';
+        std::vector<std::string> out = {"t.uri >= " + p_.AddText(dir) + " AND t.uri < " +
+                                        p_.AddText(PrefixEnd(dir))};
+        if (dir != v.code) out.push_back("t.uri = " + p_.AddText(v.code));
+        return out;
       }
       if (cl.op == Op::kUriAbove) {
         // The stored uri is the value itself or a parent path of it.
@@ -410,14 +416,16 @@ Result<CompiledClause> Compiler::CompileClause(const Clause& cl) {
       out.resource_level = true;
       out.priority = 8;
       std::vector<std::string> terms;
-      for (const Clause::Value& v : cl.any_of) terms.push_back(PointDatePred("r.last_updated_us", v));
+      for (const Clause::Value& v : cl.any_of)
+        terms.push_back(PointDatePred("r.last_updated_us", v));
       out.pred = "(" + JoinOr(terms) + ")";
       return out;
     }
     case Op::kCompartment: {
       if (cl.any_of.empty()) return BadClause("_compartment", "no patient");
       Part part{"compartment", "", {}};
-      for (const Clause::Value& v : cl.any_of) part.branches.push_back("t.patient = " + p_.AddText(v.code));
+      for (const Clause::Value& v : cl.any_of)
+        part.branches.push_back("t.patient = " + p_.AddText(v.code));
       out.priority = 2;
       out.pred = ExistsPred(part, false);
       out.parts.push_back(std::move(part));
@@ -635,7 +643,8 @@ Result<CompiledQuery> Compiler::Compile(size_t limit) {
 
   std::optional<std::vector<KeyValue>> after;
   if (!q_.after.empty()) {
-    GM_ASSIGN_OR_RETURN(std::vector<KeyValue> v, DecodeCursor(kCursorTag, q_.after, keys_.size() + 1));
+    GM_ASSIGN_OR_RETURN(std::vector<KeyValue> v,
+                        DecodeCursor(kCursorTag, q_.after, keys_.size() + 1));
     after = std::move(v);
   }
 

@@ -44,8 +44,7 @@ struct CompiledQuery {
 // read see one snapshot.
 // Errors: kInvalid GM-STORE-030 for a bad cursor, GM-STORE-031 for a clause
 // whose values cannot be searched (e.g. an empty token); SQLite errors.
-Result<CompiledQuery> CompileQuery(Connection& c, const Query& query, size_t limit,
-                                   int64_t now_us);
+Result<CompiledQuery> CompileQuery(Connection& c, const Query& query, size_t limit, int64_t now_us);
 
 // The cursor that continues after the row `row` is positioned on.
 std::string CursorAfterRow(const CompiledQuery& q, const Statement& row);

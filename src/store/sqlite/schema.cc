@@ -122,8 +122,7 @@ CREATE INDEX idx_uri_rid ON idx_uri(rid, pid);
 )sql";
 
 Status Refuse(std::string code, std::string text) {
-  return Status::Error(ErrorCategory::kUnavailable, std::move(code), "exception",
-                       std::move(text));
+  return Status::Error(ErrorCategory::kUnavailable, std::move(code), "exception", std::move(text));
 }
 
 }  // namespace

@@ -35,9 +35,9 @@ Status Closed() {
 }
 
 Status NotDurable(const Status& cause) {
-  return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-020", "transient",
-                       "The write could not be made durable; nothing was stored (" +
-                           cause.message() + ")");
+  return Status::Error(
+      ErrorCategory::kUnavailable, "GM-STORE-020", "transient",
+      "The write could not be made durable; nothing was stored (" + cause.message() + ")");
 }
 
 Status BatchAborted() {
@@ -92,6 +92,12 @@ Result<std::optional<ResourceVersion>> ReadCurrent(Connection& c, const std::str
   return std::optional<ResourceVersion>(std::move(rv));
 }
 
+// Runs a parameterless statement through the connection's statement cache.
+Status RunCached(Connection& c, std::string_view sql) {
+  GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  return st.Run();
+}
+
 // Binds a list of values as ?1..?N.
 void BindValues(Statement& st, const std::vector<KeyValue>& values) {
   for (size_t i = 0; i < values.size(); ++i) st.Bind(int(i + 1), values[i]);
@@ -110,8 +116,9 @@ struct Row {
 // Fills in the JSON of current-version rows.
 Status FetchJson(Connection& c, std::vector<Row>& rows) {
   for (Row& row : rows) {
-    GM_ASSIGN_OR_RETURN(Statement st,
-                        c.Prepare("SELECT json FROM resource_version WHERE rid = ?1 AND version = ?2"));
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT json FROM resource_version WHERE rid = ?1 AND version = ?2"));
     st.Bind(1, row.rid);
     st.Bind(2, row.rv.version);
     GM_ASSIGN_OR_RETURN(bool found, st.Step());
@@ -254,18 +261,18 @@ Status SqliteStore::Start() {
   }
   path_ = (std::filesystem::path(options_.directory) / "grunnmur.db").string();
 
-  GM_ASSIGN_OR_RETURN(writer_conn_, Connection::Open(path_, SQLITE_OPEN_READWRITE |
-                                                                SQLITE_OPEN_CREATE,
-                                                     internal_.vfs));
+  GM_ASSIGN_OR_RETURN(
+      writer_conn_,
+      Connection::Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, internal_.vfs));
   Connection& w = *writer_conn_;
   sqlite3_busy_timeout(w.db(), kBusyTimeoutMs);
   GM_RETURN_IF_ERROR(w.Exec("PRAGMA synchronous = FULL"));
   GM_RETURN_IF_ERROR(EnsureSchema(w));
   GM_ASSIGN_OR_RETURN(journal_mode_, w.QueryText("PRAGMA journal_mode = WAL"));
   if (journal_mode_ != "wal") {
-    return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-001", "exception",
-                         "The database cannot use write-ahead logging (journal mode '" +
-                             journal_mode_ + "')");
+    return Status::Error(
+        ErrorCategory::kUnavailable, "GM-STORE-001", "exception",
+        "The database cannot use write-ahead logging (journal mode '" + journal_mode_ + "')");
   }
   GM_RETURN_IF_ERROR(
       w.Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768; "
@@ -282,6 +289,8 @@ Status SqliteStore::Start() {
 }
 
 void SqliteStore::Close() {
+  // From inside a write fn the writer cannot wait for itself; the owner closes.
+  if (std::this_thread::get_id() == writer_id_) return;
   std::lock_guard<std::mutex> cl(close_mu_);
   if (closed_) return;
   closed_ = true;
@@ -380,7 +389,7 @@ void SqliteStore::RunBatch(std::vector<WriteRequest*>& batch) {
     bool aborted = false;
     for (; next < batch.size() && !aborted; ++next) {
       WriteRequest& req = *batch[next];
-      Status sp = w.Exec("SAVEPOINT fn");
+      Status sp = RunCached(w, "SAVEPOINT fn");
       if (!sp.ok()) {
         req.result = NotDurable(sp);
         aborted = true;
@@ -395,7 +404,7 @@ void SqliteStore::RunBatch(std::vector<WriteRequest*>& batch) {
         continue;
       }
       if (s.ok()) {
-        Status rel = w.Exec("RELEASE fn");
+        Status rel = RunCached(w, "RELEASE fn");
         if (!rel.ok()) {
           req.result = NotDurable(rel);
           aborted = true;
@@ -406,7 +415,7 @@ void SqliteStore::RunBatch(std::vector<WriteRequest*>& batch) {
       }
       req.result = std::move(s);
       for (const PidKey& k : fn_new_pids_) batch_pids_.erase(k);
-      if (!w.Exec("ROLLBACK TO fn; RELEASE fn").ok()) aborted = true;
+      if (!RunCached(w, "ROLLBACK TO fn").ok() || !RunCached(w, "RELEASE fn").ok()) aborted = true;
     }
     if (aborted) {
       fail_staged(BatchAborted());
@@ -516,9 +525,9 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
     st.Bind(6, kinds);
     GM_RETURN_IF_ERROR(st.Run());
     static constexpr const char* kDeletes[] = {
-        "DELETE FROM idx_token WHERE rid = ?1",     "DELETE FROM idx_string WHERE rid = ?1",
-        "DELETE FROM idx_date WHERE rid = ?1",      "DELETE FROM idx_number WHERE rid = ?1",
-        "DELETE FROM idx_quantity WHERE rid = ?1",  "DELETE FROM idx_reference WHERE rid = ?1",
+        "DELETE FROM idx_token WHERE rid = ?1",    "DELETE FROM idx_string WHERE rid = ?1",
+        "DELETE FROM idx_date WHERE rid = ?1",     "DELETE FROM idx_number WHERE rid = ?1",
+        "DELETE FROM idx_quantity WHERE rid = ?1", "DELETE FROM idx_reference WHERE rid = ?1",
         "DELETE FROM idx_uri WHERE rid = ?1",
     };
     for (int k = 0; k < 7; ++k) {
@@ -565,8 +574,8 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
   if (r.deleted) return Status::Ok();
 
   for (const std::string& p : req.compartments) {
-    GM_ASSIGN_OR_RETURN(Statement st,
-                        w.Prepare("INSERT OR IGNORE INTO compartment(patient, rid) VALUES(?1, ?2)"));
+    GM_ASSIGN_OR_RETURN(
+        Statement st, w.Prepare("INSERT OR IGNORE INTO compartment(patient, rid) VALUES(?1, ?2)"));
     st.Bind(1, std::string_view(p));
     st.Bind(2, rid);
     GM_RETURN_IF_ERROR(st.Run());
@@ -578,8 +587,9 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
     const char* sql = nullptr;
     switch (e.kind) {
       case Kind::kToken:
-        sql = "INSERT OR IGNORE INTO idx_token(pid, system, code, text, rid) "
-              "VALUES(?1, ?2, ?3, ?4, ?5)";
+        sql =
+            "INSERT OR IGNORE INTO idx_token(pid, system, code, text, rid) "
+            "VALUES(?1, ?2, ?3, ?4, ?5)";
         break;
       case Kind::kString:
         sql = "INSERT OR IGNORE INTO idx_string(pid, text, code, rid) VALUES(?1, ?4, ?3, ?5)";
@@ -588,16 +598,19 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
         sql = "INSERT OR IGNORE INTO idx_date(pid, b, e, rid) VALUES(?1, ?6, ?7, ?5)";
         break;
       case Kind::kNumber:
-        sql = "INSERT OR IGNORE INTO idx_number(pid, val, lo, hi, rid) "
-              "VALUES(?1, ?8, ?9, ?10, ?5)";
+        sql =
+            "INSERT OR IGNORE INTO idx_number(pid, val, lo, hi, rid) "
+            "VALUES(?1, ?8, ?9, ?10, ?5)";
         break;
       case Kind::kQuantity:
-        sql = "INSERT OR IGNORE INTO idx_quantity(pid, system, code, val, lo, hi, rid) "
-              "VALUES(?1, ?2, ?3, ?8, ?9, ?10, ?5)";
+        sql =
+            "INSERT OR IGNORE INTO idx_quantity(pid, system, code, val, lo, hi, rid) "
+            "VALUES(?1, ?2, ?3, ?8, ?9, ?10, ?5)";
         break;
       case Kind::kReference:
-        sql = "INSERT OR IGNORE INTO idx_reference(pid, ttype, tid, url, rid) "
-              "VALUES(?1, ?2, ?3, ?4, ?5)";
+        sql =
+            "INSERT OR IGNORE INTO idx_reference(pid, ttype, tid, url, rid) "
+            "VALUES(?1, ?2, ?3, ?4, ?5)";
         break;
       case Kind::kUri:
         sql = "INSERT OR IGNORE INTO idx_uri(pid, uri, rid) VALUES(?1, ?3, ?5)";
@@ -636,11 +649,10 @@ Result<std::optional<ResourceVersion>> SqliteStore::ReadVersion(const std::strin
                                                                 const std::string& id,
                                                                 int64_t version) {
   GM_ASSIGN_OR_RETURN(ReaderPool::Lease c, readers_->Acquire());
-  GM_ASSIGN_OR_RETURN(
-      Statement st,
-      c->Prepare("SELECT v.last_updated_us, v.deleted, v.json FROM resource AS r "
-                 "JOIN resource_version AS v ON v.rid = r.rid "
-                 "WHERE r.type = ?1 AND r.id = ?2 AND v.version = ?3"));
+  GM_ASSIGN_OR_RETURN(Statement st,
+                      c->Prepare("SELECT v.last_updated_us, v.deleted, v.json FROM resource AS r "
+                                 "JOIN resource_version AS v ON v.rid = r.rid "
+                                 "WHERE r.type = ?1 AND r.id = ?2 AND v.version = ?3"));
   st.Bind(1, std::string_view(type));
   st.Bind(2, std::string_view(id));
   st.Bind(3, version);
@@ -700,8 +712,9 @@ Result<HistoryPage> SqliteStore::History(const HistoryQuery& hq) {
     }
     {
       std::vector<KeyValue> ps;
-      std::string sql = "SELECT count(*) FROM resource_version AS v WHERE v.rid = " +
-                        Placeholder(ps, rid) + add_filters(ps);
+      std::string sql =
+          "SELECT count(*) FROM resource_version AS v WHERE v.rid = " + Placeholder(ps, rid) +
+          add_filters(ps);
       GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
       BindValues(st, ps);
       GM_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -757,8 +770,8 @@ Result<HistoryPage> SqliteStore::History(const HistoryQuery& hq) {
       break;
     }
     last_vid = st.Int(0);
-    page.versions.push_back({st.Text(5), st.Text(6), st.Int(1), st.Int(2), st.Int(3) != 0,
-                             st.Text(4)});
+    page.versions.push_back(
+        {st.Text(5), st.Text(6), st.Int(1), st.Int(2), st.Int(3) != 0, st.Text(4)});
   }
   return page;
 }

@@ -79,8 +79,7 @@ class SqliteStore final : public Store {
 
   Result<std::optional<ResourceVersion>> Read(const std::string& type,
                                               const std::string& id) override;
-  Result<std::optional<ResourceVersion>> ReadVersion(const std::string& type,
-                                                     const std::string& id,
+  Result<std::optional<ResourceVersion>> ReadVersion(const std::string& type, const std::string& id,
                                                      int64_t version) override;
   Result<HistoryPage> History(const HistoryQuery& query) override;
   Result<QueryPage> Search(const Query& query) override;
@@ -89,6 +88,8 @@ class SqliteStore final : public Store {
                                 const std::string& after) override;
   Status Write(const std::function<Status(Txn&)>& fn) override;
   Result<StoreStats> Stats() override;
+  // Drains queued writes, stops the writer and closes every connection; waits
+  // for reads in progress. Idempotent. A no-op when called from inside a fn.
   void Close() override;
 
   WriterCounters Counters() const;
