@@ -10,7 +10,9 @@ DATA ?= ./var
 DEBIAN_PACKAGES := build-essential cmake pkg-config git \
   libboost1.81-dev libsimdjson-dev libsqlite3-dev libssl-dev libicu-dev \
   libspdlog-dev libfmt-dev libcli11-dev libpugixml-dev libre2-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev nodejs npm
+  libgtest-dev libgmock-dev libbenchmark-dev
+# node/npm: any install that provides the commands will do (Debian's or NodeSource's).
+NODE_PACKAGES := nodejs npm
 
 .PHONY: all deps deps-debian deps-npm configure build run test clean
 
@@ -23,6 +25,7 @@ deps-debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing $(NODE_PACKAGES)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing)"; exit 1; fi; \

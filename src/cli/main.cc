@@ -16,6 +16,7 @@
 #include "rest/outcome.h"
 #include "rest/service.h"
 #include "search/fhirpath_indexer.h"
+#include "search/page_token.h"
 #include "store/store.h"
 
 namespace {
@@ -78,6 +79,12 @@ int Serve(const ServeArgs& args) {
   }
   gm::search::FhirPathIndexer indexer(model);
   gm::SystemClock clock;
+  auto page_tokens = gm::search::PageTokenCodec::FromDirectory(args.data);
+  if (!page_tokens.ok()) {
+    spdlog::error("{}", page_tokens.status().message());
+    (*store)->Close();
+    return 1;
+  }
 
   gm::http::ServerOptions options;
   options.host = host;
@@ -90,7 +97,7 @@ int Serve(const ServeArgs& args) {
   gm::rest::Options rest_options;
   rest_options.software_version = kVersion;
   gm::rest::Service service(
-      gm::rest::Context{**store, model, clock, indexer, NewUuid, rest_options},
+      gm::rest::Context{**store, model, clock, indexer, NewUuid, rest_options, page_tokens->get()},
       [&]() -> std::string {
         std::string extra;
         if (auto stats = (*store)->Stats(); stats.ok()) {
@@ -171,8 +178,16 @@ int main(int argc, char** argv) {
   fp->add_option("--input", fhirpath_args.input, "A JSON resource file (default: standard input)");
   fp->add_flag("--lines", fhirpath_args.lines, "One result item per line instead of a JSON array");
 
+  gm::cli::ReindexArgs reindex_args;
+  CLI::App* ri = app.add_subcommand("reindex", "Re-extract the search index of every resource");
+  ri->add_option("--data", reindex_args.data, "Data directory")->capture_default_str();
+  ri->add_option("--batch", reindex_args.batch, "Resources per transaction")->capture_default_str();
+  ri->add_flag("--restart", reindex_args.restart, "Start from the beginning, ignoring progress");
+  ri->add_option("--max-batches", reindex_args.max_batches, "Stop after N batches (exit status 3)");
+
   CLI11_PARSE(app, argc, argv);
   if (serve_cmd->parsed()) return Serve(serve);
   if (fp->parsed()) return gm::cli::RunFhirPath(fhirpath_args);
+  if (ri->parsed()) return gm::cli::RunReindex(reindex_args);
   return 0;
 }

@@ -121,18 +121,18 @@ Result<size_t> ArrayIndex(const std::string& token, size_t size, bool allow_end,
   bool digits = !token.empty() && std::all_of(token.begin(), token.end(),
                                               [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || (token.size() > 1 && token[0] == '0')) {
-    return Unprocessable("GM-PATCH-012", ctx,
-                         "array index " + Quoted(token) +
-                             " is not a non-negative integer without leading zeros");
+    return Unprocessable(
+        "GM-PATCH-012", ctx,
+        "array index " + Quoted(token) + " is not a non-negative integer without leading zeros");
   }
   if (token.size() > 18) {
     return Unprocessable("GM-PATCH-013", ctx, "array index " + token + " is out of bounds");
   }
   size_t index = std::stoull(token);
   if (index > size || (index == size && !allow_end)) {
-    return Unprocessable("GM-PATCH-013", ctx,
-                         "array index " + token + " is out of bounds (array length " +
-                             std::to_string(size) + ")");
+    return Unprocessable(
+        "GM-PATCH-013", ctx,
+        "array index " + token + " is out of bounds (array length " + std::to_string(size) + ")");
   }
   return index;
 }
@@ -237,8 +237,8 @@ Result<Tokens> PointerMember(const Value& op, std::string_view name, const char*
   Result<Tokens> tokens = ParseJsonPointer(v->str());
   if (!tokens.ok()) {
     return Invalid("GM-PATCH-007", ctx,
-                   "\"" + std::string(name) + "\" is not a valid JSON Pointer (RFC 6901): " +
-                       tokens.status().message());
+                   "\"" + std::string(name) +
+                       "\" is not a valid JSON Pointer (RFC 6901): " + tokens.status().message());
   }
   return tokens;
 }
@@ -251,11 +251,11 @@ Status ApplyOne(Value& doc, const Value& op, size_t index) {
     return Invalid("GM-PATCH-003", ctx, "\"op\" is missing or is not a string");
   }
   const std::string& kind = name->str();
-  if (kind != "add" && kind != "remove" && kind != "replace" && kind != "move" &&
-      kind != "copy" && kind != "test") {
-    return Invalid("GM-PATCH-003", ctx,
-                   "\"op\" " + Quoted(kind) +
-                       " is not one of add, remove, replace, move, copy, test");
+  if (kind != "add" && kind != "remove" && kind != "replace" && kind != "move" && kind != "copy" &&
+      kind != "test") {
+    return Invalid(
+        "GM-PATCH-003", ctx,
+        "\"op\" " + Quoted(kind) + " is not one of add, remove, replace, move, copy, test");
   }
   ctx.op = kind;
   if (const Value* p = op.find("path"); p != nullptr && p->is_string()) ctx.path = p->str();

@@ -18,7 +18,7 @@ namespace {
 
 // Upper bounds of the latency histogram buckets, in seconds (+Inf is implied).
 constexpr std::array<double, 14> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                             0.1,    0.25,  0.5,    1,     2.5,   5,     10};
+                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 constexpr const char* kBucketLabels[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01",
                                          "0.025",  "0.05",  "0.1",    "0.25",  "0.5",
                                          "1",      "2.5",   "5",      "10"};
@@ -98,8 +98,8 @@ Metrics::~Metrics() = default;
 
 void Metrics::Record(std::string_view interaction, int status, double seconds) {
   if (interaction.empty() || interaction.size() > kMaxLabelLength) interaction = "other";
-  size_t bucket = static_cast<size_t>(
-      std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds) - kBuckets.begin());
+  size_t bucket = static_cast<size_t>(std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds) -
+                                      kBuckets.begin());
   Shard& shard = impl_->shards[ThisThreadShard()];
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.series.find(interaction);

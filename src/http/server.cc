@@ -132,7 +132,10 @@ using RequestParser = bhttp::request_parser<RequestBody>;
 
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr auto kMaxLinger = std::chrono::milliseconds(2000);
-constexpr size_t kLingerDrainLimit = 1u << 20;
+// Enough to swallow the rest of a refused over-size upload sent by a client
+// that reads the answer only after sending (most do), so it gets the 413
+// instead of a reset; the time limit above bounds what a slow peer can cost.
+constexpr size_t kLingerDrainLimit = 128u << 20;
 constexpr size_t kInitialBuffer = 4096;
 constexpr size_t kBodyBuffer = 64u << 10;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(50);
@@ -282,8 +285,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(
-        std::min<size_t>(core_.options.max_header_bytes, UINT32_MAX)));
+    parser_->header_limit(
+        static_cast<uint32_t>(std::min<size_t>(core_.options.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(static_cast<uint64_t>(core_.options.max_body_bytes));
     if (buffer_.size() > 0) {
       ReadHeader();
@@ -303,10 +306,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadHeader() {
     phase_ = Phase::kReading;
     Arm(core_.options.read_timeout);
-    bhttp::async_read_header(socket_, buffer_, *parser_,
-                             [self = shared_from_this()](const ErrorCode& ec, size_t) {
-                               self->OnHeader(ec);
-                             });
+    bhttp::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](const ErrorCode& ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(const ErrorCode& ec) {
@@ -362,8 +364,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == bhttp::error::body_limit) {
       SendError(413, wire::kBodyTooLarge,
-                "the request body is larger than " +
-                    std::to_string(core_.options.max_body_bytes) + " bytes");
+                "the request body is larger than " + std::to_string(core_.options.max_body_bytes) +
+                    " bytes");
     } else if (ec == bhttp::error::header_limit ||
                (ec == bhttp::error::buffer_overflow && !parser_->is_header_done())) {
       SendError(431, wire::kHeaderTooLarge,
@@ -425,10 +427,10 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::post(*core_.workers, [self = shared_from_this(), message = std::move(message)]() mutable {
       std::string request_id;
       Response response = self->core_.Handle(std::move(message), self->remote_, request_id);
-      asio::post(self->socket_.get_executor(),
-                 [self, response = std::move(response), request_id = std::move(request_id)]() mutable {
-                   self->OnResponse(std::move(response), std::move(request_id));
-                 });
+      asio::post(self->socket_.get_executor(), [self, response = std::move(response),
+                                                request_id = std::move(request_id)]() mutable {
+        self->OnResponse(std::move(response), std::move(request_id));
+      });
     });
   }
 
@@ -438,11 +440,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     bool keep_alive = keep_alive_ && !core_.stopping.load(std::memory_order_relaxed) &&
-                      !EqualsIgnoreCase(response_connection(response), "close");
+                      !EqualsIgnoreCase(ResponseConnection(response), "close");
     Write(std::move(response), std::move(request_id), keep_alive);
   }
 
-  static std::string_view response_connection(const Response& response) {
+  static std::string_view ResponseConnection(const Response& response) {
     for (const auto& [name, value] : response.headers) {
       if (EqualsIgnoreCase(name, "connection")) return value;
     }
@@ -616,7 +618,7 @@ Response Core::Handle(RequestMessage&& message, const std::string& remote,
                       std::string& request_id) {
   Request request;
   request.method = message.method() == bhttp::verb::head ? std::string("GET")
-                                                          : std::string(message.method_string());
+                                                         : std::string(message.method_string());
   request.target = std::string(message.target());
   request.headers.reserve(16);
   for (const auto& field : message) {
@@ -854,9 +856,8 @@ void Server::Stop(std::chrono::milliseconds grace) {
 void Server::Wait() {
   Impl& s = *impl_;
   std::unique_lock<std::mutex> lock(s.state_mu);
-  s.state_cv.wait(lock, [&] {
-    return s.state == Impl::State::kStopped || s.state == Impl::State::kNew;
-  });
+  s.state_cv.wait(lock,
+                  [&] { return s.state == Impl::State::kStopped || s.state == Impl::State::kNew; });
 }
 
 Metrics& Server::metrics() { return impl_->metrics; }

@@ -1,7 +1,7 @@
 #include "http/wire.h"
 
-#include <boost/beast/http/status.hpp>
 #include <algorithm>
+#include <boost/beast/http/status.hpp>
 #include <charconv>
 #include <ctime>
 #include <random>
@@ -24,8 +24,21 @@ Status BadPath(std::string text) {
 bool IsTokenChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;

@@ -14,13 +14,13 @@
 namespace gm::http::wire {
 
 // Stable codes of the errors the server detects itself; passed to the ErrorResponder.
-inline constexpr const char* kMalformedRequest = "GM-HTTP-001";  // 400
-inline constexpr const char* kBadPath = "GM-HTTP-002";           // 400
-inline constexpr const char* kBodyTooLarge = "GM-HTTP-003";      // 413
-inline constexpr const char* kHeaderTooLarge = "GM-HTTP-004";    // 431
-inline constexpr const char* kRequestTimeout = "GM-HTTP-005";    // 408
-inline constexpr const char* kHandlerFailed = "GM-HTTP-006";     // 500
-inline constexpr const char* kBadResponse = "GM-HTTP-007";       // 500
+inline constexpr const char* kMalformedRequest = "GM-HTTP-001";    // 400
+inline constexpr const char* kBadPath = "GM-HTTP-002";             // 400
+inline constexpr const char* kBodyTooLarge = "GM-HTTP-003";        // 413
+inline constexpr const char* kHeaderTooLarge = "GM-HTTP-004";      // 431
+inline constexpr const char* kRequestTimeout = "GM-HTTP-005";      // 408
+inline constexpr const char* kHandlerFailed = "GM-HTTP-006";       // 500
+inline constexpr const char* kBadResponse = "GM-HTTP-007";         // 500
 inline constexpr const char* kTooManyConnections = "GM-HTTP-008";  // 503
 
 struct Target {
@@ -43,9 +43,10 @@ std::string NewRequestId();
 bool IsValidHeader(std::string_view name, std::string_view value);
 
 // Appends the status line and header block of a response (ending in the empty
-// line) to `out`. Writes the handler's headers except content-length,
-// transfer-encoding and connection, which the server owns, then Date,
-// X-Request-Id, Connection and Content-Length (omitted for 204 and 304).
+// line) to `out`. Writes the handler's headers except those the server owns
+// (content-length, transfer-encoding, connection, date, x-request-id), then
+// date, x-request-id, connection (when not implied) and content-length
+// (omitted for 204 and 304).
 // REQUIRES: every header passed IsValidHeader; 200 <= status <= 599.
 void AppendResponseHead(const Response& response, std::string_view request_id, bool keep_alive,
                         bool http10, std::string& out);

@@ -123,13 +123,15 @@ struct Slot {
 
 class Patcher {
  public:
-  Patcher(const fhir::Model& model, json::Value& doc) : model_(model), doc_(doc) {}
+  Patcher(const fhir::Model& model, uint64_t max_steps, json::Value& doc)
+      : model_(model), max_steps_(max_steps), doc_(doc) {}
 
   Status Apply(const Operation& op) {
     op_ = &op;
     CompileResult compiled = Compile(op.path);
     if (!compiled.status.ok()) return compiled.status;
     fhirpath::EvalOptions eval;
+    eval.max_steps = max_steps_;
     auto items = compiled.expression->Evaluate(doc_, eval);
     if (!items.ok()) {
       return Fail("GM-FPATCH-010", "evaluating the path failed (" + items.status().code() + ")");
@@ -161,8 +163,8 @@ class Patcher {
     if (model_.IsResourceType(rt)) co.context_type = rt;
     auto e = fhirpath::Expression::Compile(path, co);
     if (!e.ok()) {
-      return {Invalid("GM-FPATCH-006",
-                      Prefix() + "the path is not a valid FHIRPath expression: " + e.status().message()),
+      return {Invalid("GM-FPATCH-006", Prefix() + "the path is not a valid FHIRPath expression: " +
+                                           e.status().message()),
               std::nullopt};
     }
     return {Status::Ok(), std::move(e).value()};
@@ -291,10 +293,13 @@ class Patcher {
     return t != nullptr && t->IsPrimitive() ? t : nullptr;
   }
 
-  // Builds a value part into content for `el` (an element of `owner`).
+  // Builds the content of a "value" part (or a nested part) meant for element
+  // `el`; the type check against `el` is KeyFor's.
   Result<Built> Build(const json::Value& part, const fhir::ElementDef& el, int depth) {
     if (depth > 64) return Invalid("GM-FPATCH-007", Prefix() + "the value nests too deeply");
-    if (!part.is_object()) return Invalid("GM-FPATCH-007", Prefix() + "a value part is not an object");
+    if (!part.is_object()) {
+      return Invalid("GM-FPATCH-007", Prefix() + "a value part is not an object");
+    }
     const json::Value* resource = nullptr;
     const json::Value* parts = nullptr;
     std::string value_key;
@@ -320,7 +325,8 @@ class Patcher {
           ++kinds;
         }
       } else {
-        return Invalid("GM-FPATCH-007", Prefix() + "a value part has the unknown member " + Quote(key));
+        return Invalid("GM-FPATCH-007",
+                       Prefix() + "a value part has the unknown member " + Quote(key));
       }
     }
     if (kinds != 1) {
@@ -330,7 +336,8 @@ class Patcher {
     Built b;
     if (resource != nullptr) {
       if (!resource->is_object() || ResourceTypeOf(*resource) == nullptr) {
-        return Invalid("GM-FPATCH-007", Prefix() + "the resource of a value part is not a resource");
+        return Invalid("GM-FPATCH-007",
+                       Prefix() + "the resource of a value part is not a resource");
       }
       b.content.value = *resource;
       b.type = std::string(resource->get_string("resourceType"));
@@ -355,9 +362,8 @@ class Patcher {
     if (t->IsPrimitive() && v != nullptr) {
       auto p = fhir::PrimitiveFromName(t->name);
       if (p && !fhir::CheckValue(*p, *v).empty()) {
-        return Invalid("GM-FPATCH-007",
-                       Prefix() + "the value is not a valid " + t->name + " (" +
-                           std::string(fhir::CheckValue(*p, *v)) + ")");
+        return Invalid("GM-FPATCH-007", Prefix() + "the value is not a valid " + t->name + " (" +
+                                            std::string(fhir::CheckValue(*p, *v)) + ")");
       }
     } else if (!t->IsPrimitive() && (v == nullptr || !v->is_object())) {
       return Invalid("GM-FPATCH-007", Prefix() + Quote(value_key) + " must be a JSON object");
@@ -382,8 +388,7 @@ class Patcher {
       std::string_view name = sub.get_string("name");
       const fhir::ElementDef* child = ElementNamed(type, name);
       if (child == nullptr) {
-        return Fail("GM-FPATCH-014",
-                    "type " + Quote(type.name) + " has no element " + Quote(name));
+        return Fail("GM-FPATCH-014", "type " + Quote(type.name) + " has no element " + Quote(name));
       }
       GM_ASSIGN_OR_RETURN(Built built, Build(sub, *child, depth + 1));
       GM_ASSIGN_OR_RETURN(std::string key, KeyFor(*child, built));
@@ -412,7 +417,9 @@ class Patcher {
 
   // An element by its name or its JSON name ("deceased", "deceasedBoolean").
   static const fhir::ElementDef* ElementNamed(const fhir::TypeDef& type, std::string_view name) {
-    if (const fhir::ElementDef* el = type.Child(name)) return el;
+    for (const fhir::ElementDef& el : type.elements) {
+      if (el.name == name) return &el;
+    }
     return type.Find(name).element;
   }
 
@@ -446,8 +453,8 @@ class Patcher {
       } else if (!el.types.empty() && Fits(b, el.types[0])) {
         return el.name;
       }
-      return Fail("GM-FPATCH-016", "a " + Quote(b.type) + " value does not fit element " +
-                                       Quote(el.name));
+      return Fail("GM-FPATCH-016",
+                  "a " + Quote(b.type) + " value does not fit element " + Quote(el.name));
     }
     for (const fhir::TypeRef& ref : el.types) {
       if (ref.code == b.type) return el.name + Capitalize(ref.code);
@@ -636,7 +643,8 @@ class Patcher {
     }
     const fhir::ElementDef* el = ElementNamed(*type, op_->name);
     if (el == nullptr) {
-      return Fail("GM-FPATCH-014", "type " + Quote(type->name) + " has no element " + Quote(op_->name));
+      return Fail("GM-FPATCH-014",
+                  "type " + Quote(type->name) + " has no element " + Quote(op_->name));
     }
     GM_ASSIGN_OR_RETURN(Built built, Build(*op_->value, *el, 0));
     GM_ASSIGN_OR_RETURN(std::string key, KeyFor(*el, built));
@@ -722,8 +730,8 @@ class Patcher {
     size_t start = end;
     while (start > 0) {
       char c = path[start - 1];
-      bool ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '_';
+      bool ident =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
       if (!ident) break;
       --start;
     }
@@ -733,7 +741,9 @@ class Patcher {
     std::string_view member = path.substr(start, end - start);
     CompileResult owner_expr = Compile(path.substr(0, start - 1));
     if (!owner_expr.status.ok()) return Fail("GM-FPATCH-011", "the path selects nothing");
-    auto owners = owner_expr.expression->Evaluate(doc_, fhirpath::EvalOptions());
+    fhirpath::EvalOptions eval;
+    eval.max_steps = max_steps_;
+    auto owners = owner_expr.expression->Evaluate(doc_, eval);
     if (!owners.ok() || owners->size() != 1 || !(*owners)[0].is_fhir() ||
         (*owners)[0].node() == nullptr || !(*owners)[0].node()->is_object()) {
       return Fail("GM-FPATCH-011", "the path selects nothing");
@@ -803,8 +813,8 @@ class Patcher {
     size_t n = ListSize(*list.owner, list.key);
     for (int64_t v : {*op_->source, *op_->destination}) {
       if (v < 0 || static_cast<uint64_t>(v) >= n) {
-        return Fail("GM-FPATCH-017", "position " + std::to_string(v) +
-                                         " is outside the list of " + std::to_string(n));
+        return Fail("GM-FPATCH-017", "position " + std::to_string(v) + " is outside the list of " +
+                                         std::to_string(n));
       }
     }
     bool primitive = IsPrimitiveSlot(list);
@@ -815,6 +825,7 @@ class Patcher {
   }
 
   const fhir::Model& model_;
+  const uint64_t max_steps_;
   json::Value& doc_;
   const Operation* op_ = nullptr;
 };
@@ -831,18 +842,17 @@ Result<int64_t> IntegerPart(const json::Value& part, size_t number, std::string_
     auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
     if (ec == std::errc() && ptr == t.data() + t.size()) return out;
   }
-  return Invalid("GM-FPATCH-003", "operation " + std::to_string(number) + ": part " +
-                                      Quote(name) + " needs a valueInteger");
+  return Invalid("GM-FPATCH-003", "operation " + std::to_string(number) + ": part " + Quote(name) +
+                                      " needs a valueInteger");
 }
 
-Result<std::string_view> StringPart(const json::Value& part, size_t number,
-                                    std::string_view name, bool code) {
+Result<std::string_view> StringPart(const json::Value& part, size_t number, std::string_view name,
+                                    bool code) {
   const json::Value* v = part.find(code ? "valueCode" : "valueString");
   if (v == nullptr && code) v = part.find("valueString");
   if (v != nullptr && v->is_string() && !v->str().empty()) return std::string_view(v->str());
-  return Invalid("GM-FPATCH-003", "operation " + std::to_string(number) + ": part " +
-                                      Quote(name) + " needs a " +
-                                      (code ? "valueCode" : "valueString"));
+  return Invalid("GM-FPATCH-003", "operation " + std::to_string(number) + ": part " + Quote(name) +
+                                      " needs a " + (code ? "valueCode" : "valueString"));
 }
 
 Result<Operation> ParseOperation(const json::Value& param, size_t number) {
@@ -879,9 +889,11 @@ Result<Operation> ParseOperation(const json::Value& param, size_t number) {
   }
   if (seen[0] == nullptr) return Invalid("GM-FPATCH-004", where + "the part 'type' is missing");
   GM_ASSIGN_OR_RETURN(op.type_name, StringPart(*seen[0], number, "type", true));
-  static constexpr std::pair<std::string_view, OpType> kTypes[] = {
-      {"add", OpType::kAdd},         {"insert", OpType::kInsert}, {"delete", OpType::kDelete},
-      {"replace", OpType::kReplace}, {"move", OpType::kMove}};
+  static constexpr std::pair<std::string_view, OpType> kTypes[] = {{"add", OpType::kAdd},
+                                                                   {"insert", OpType::kInsert},
+                                                                   {"delete", OpType::kDelete},
+                                                                   {"replace", OpType::kReplace},
+                                                                   {"move", OpType::kMove}};
   bool known = false;
   for (const auto& [n, t] : kTypes) {
     if (op.type_name == n) {
@@ -893,12 +905,12 @@ Result<Operation> ParseOperation(const json::Value& param, size_t number) {
     return Invalid("GM-FPATCH-004", where + "unknown operation type " + Quote(op.type_name));
   }
   PartRule rule = RuleFor(op.type);
-  bool wanted[7] = {true,       rule.path,  rule.name,       rule.value,
+  bool wanted[7] = {true,       rule.path,   rule.name,       rule.value,
                     rule.index, rule.source, rule.destination};
   for (size_t k = 1; k < 7; ++k) {
     if (wanted[k] && seen[k] == nullptr) {
-      return Invalid("GM-FPATCH-005", where + std::string(op.type_name) + " needs the part " +
-                                          Quote(kNames[k]));
+      return Invalid("GM-FPATCH-005",
+                     where + std::string(op.type_name) + " needs the part " + Quote(kNames[k]));
     }
     if (!wanted[k] && seen[k] != nullptr) {
       return Invalid("GM-FPATCH-005", where + std::string(op.type_name) +
@@ -952,7 +964,7 @@ Status ApplyFhirPathPatch(const json::Value& parameters, json::Value& resource,
   GM_ASSIGN_OR_RETURN(std::vector<Operation> ops, ParseParameters(parameters, options));
   if (ops.empty()) return Status::Ok();
   json::Value doc = resource;
-  Patcher patcher(model, doc);
+  Patcher patcher(model, options.max_steps, doc);
   for (const Operation& op : ops) GM_RETURN_IF_ERROR(patcher.Apply(op));
   resource = std::move(doc);
   return Status::Ok();

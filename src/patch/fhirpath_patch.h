@@ -31,8 +31,12 @@
 // any other write (the spec requires an error for an invalid outcome).
 //
 // Paths are evaluated over the current state of the resource with the
-// FHIRPath engine (resolve() finds contained resources only); every selected
-// item must be an element inside the resource, never a computed value.
+// FHIRPath engine; resolve() finds only resources inside the patched one
+// (contained resources, Bundle entries). Every selected item must be an
+// element inside the resource, never a computed value.
+//
+// Cost: each operation is linear in the size of the resource (times the
+// depth of the edited element), hence the limits in FhirPathPatchOptions.
 //
 // Errors (a Status; texts name the zero-based operation index, its type and
 // path as given in the patch, and never echo values of the resource):
@@ -65,6 +69,9 @@
 // resources may be patched concurrently.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "core/json.h"
 #include "core/status.h"
 #include "fhir/model.h"
@@ -73,7 +80,10 @@ namespace gm::patch {
 
 struct FhirPathPatchOptions {
   const fhir::Model* model = nullptr;  // null: fhir::Model::R4()
-  size_t max_operations = 10'000;      // more operations are refused (GM-FPATCH-002)
+  size_t max_operations = 1'000;       // more operations are refused (GM-FPATCH-002)
+  // FHIRPath work limit per path evaluation (EvalOptions::max_steps);
+  // exceeding it fails the patch with GM-FPATCH-010.
+  uint64_t max_steps = 1'000'000;
 };
 
 // Applies the FHIRPath Patch `parameters` to `resource` (a FHIR resource in

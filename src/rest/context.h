@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "fhir/model.h"
 #include "search/indexer.h"
+#include "search/page_token.h"
 #include "store/store.h"
 
 namespace gm::rest {
@@ -28,6 +29,9 @@ struct Context {
   const search::Indexer& indexer;
   std::function<std::string()> new_id;  // server-assigned ids
   Options options;
+  // Seals the paging links of searches whose parameters stay out of URLs
+  // (POST _search); null: a per-process key (links die with the process).
+  const search::PageTokenCodec* page_tokens = nullptr;
 };
 
 }  // namespace gm::rest

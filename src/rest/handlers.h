@@ -31,5 +31,6 @@ http::Response HandleBundle(Call& call);        // transaction.cc (batch and tra
 http::Response HandleCapabilities(Call& call);  // capabilities.cc
 http::Response HandleValidate(Call& call);      // validate.cc ($validate)
 http::Response HandleSearch(Call& call);        // search.cc (type, system, compartment)
+http::Response HandleEverything(Call& call);    // everything.cc (Patient/[id]/$everything)
 
 }  // namespace gm::rest

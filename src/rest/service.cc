@@ -151,8 +151,14 @@ http::Response Service::Handle(http::Request& req) {
                           call.format.pretty);
       }
       break;
-    case Route::kSystemOperation:
     case Route::kInstanceOperation:
+      if (target->type == "Patient" && target->operation == "everything" && (get || m == "POST")) {
+        interaction = "operation";
+        r = HandleEverything(call);
+        break;
+      }
+      [[fallthrough]];
+    case Route::kSystemOperation:
       interaction = "operation";
       r = ErrorResponse(Status::Error(ErrorCategory::kNotFound, "GM-REST-005", "not-supported",
                                       "unknown operation $" + target->operation.substr(0, 40)),

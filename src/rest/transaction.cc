@@ -521,9 +521,16 @@ http::Response HandleBundle(Call& call) {
                          call.format.pretty);
   }
   const bool transaction = type == "transaction";
+  // The Bundle is the request itself, not content to store: when it is not a
+  // valid Bundle the request is malformed (400), whatever the issue says.
+  auto as_bad_request = [](Status s) {
+    return s.category() == ErrorCategory::kUnprocessable
+               ? Status(ErrorCategory::kInvalid, std::move(s.issues()))
+               : s;
+  };
   if (transaction) {
     Status valid = ValidateResource(call.ctx, *bundle);
-    if (!valid.ok()) return ErrorResponse(valid, call.format.pretty);
+    if (!valid.ok()) return ErrorResponse(as_bad_request(std::move(valid)), call.format.pretty);
   } else {
     json::Value shell = *bundle;
     if (json::Value* list = shell.find("entry"); list && list->is_array()) {
@@ -532,7 +539,7 @@ http::Response HandleBundle(Call& call) {
       }
     }
     Status valid = ValidateResource(call.ctx, shell);
-    if (!valid.ok()) return ErrorResponse(valid, call.format.pretty);
+    if (!valid.ok()) return ErrorResponse(as_bad_request(std::move(valid)), call.format.pretty);
   }
   std::vector<Entry> entries;
   std::vector<std::optional<Status>> plan_errors;

@@ -7,6 +7,7 @@
 
 #include "core/time.h"
 #include "search/fold.h"
+#include "search/ucum.h"
 
 namespace gm::search {
 
@@ -165,10 +166,25 @@ void DateEntries(const std::string& param, const fhirpath::Item& item, std::stri
   }
 }
 
-}  // namespace
+// The canonical-unit twin of a UCUM quantity entry, if its unit is known.
+std::optional<store::IndexEntry> CanonicalQuantity(const store::IndexEntry& e) {
+  if (e.kind != Kind::kQuantity || e.code.empty()) return std::nullopt;
+  if (!e.system.empty() && e.system != kUcumSystem) return std::nullopt;
+  std::optional<UcumCanonical> c = CanonicalUnit(e.code);
+  if (!c) return std::nullopt;
+  store::IndexEntry out = e;
+  out.system = kUcumSystem;
+  out.code = c->unit;
+  out.lo = e.lo * c->factor;
+  out.hi = e.hi * c->factor;
+  return out;
+}
 
-void AppendEntries(const fhir::SearchParamDef& def, const fhirpath::Item& item,
-                   std::vector<store::IndexEntry>& out) {
+enum class Derived { kInclude, kOmit };
+
+void AppendValues(const fhir::SearchParamDef& def, const fhirpath::Item& item,
+                  std::vector<store::IndexEntry>& out, Derived derived) {
+  const bool with_derived = derived == Derived::kInclude;
   const std::string& param = def.code;
   const std::string& t = def.type;
   std::string_view tn = item.type_name();
@@ -186,8 +202,23 @@ void AppendEntries(const fhir::SearchParamDef& def, const fhirpath::Item& item,
       if (auto text = Str(node->find("text")); !text.empty()) AddToken(out, param, "", "", text);
     } else if (tn == "Identifier" && node) {
       std::string_view type_text;
-      if (const json::Value* ty = node->find("type")) type_text = Str(ty->find("text"));
-      AddToken(out, param, Str(node->find("system")), Str(node->find("value")), type_text);
+      const json::Value* ty = node->find("type");
+      if (ty != nullptr) type_text = Str(ty->find("text"));
+      std::string_view value = Str(node->find("value"));
+      AddToken(out, param, Str(node->find("system")), value, type_text);
+      const json::Value* codings = ty != nullptr ? ty->find("coding") : nullptr;
+      if (with_derived && !value.empty() && codings != nullptr && codings->is_array()) {
+        for (const auto& c : codings->array()) {
+          if (Str(c.find("code")).empty()) continue;
+          store::IndexEntry e;
+          e.kind = Kind::kToken;
+          e.param = param + ":of-type";
+          e.system = std::string(Str(c.find("system")));
+          e.code = std::string(Str(c.find("code")));
+          e.text = std::string(value);
+          out.push_back(std::move(e));
+        }
+      }
     } else if (tn == "ContactPoint" && node) {
       AddToken(out, param, Str(node->find("system")), Str(node->find("value")), "");
     } else if (tn == "boolean" || tn == "Boolean") {
@@ -244,12 +275,23 @@ void AppendEntries(const fhir::SearchParamDef& def, const fhirpath::Item& item,
         e.text = std::string(Str(node->find("unit")));
         e.lo = lo;
         e.hi = hi;
+        std::optional<store::IndexEntry> canonical;
+        if (with_derived && tn != "Money") canonical = CanonicalQuantity(e);
         out.push_back(std::move(e));
+        if (canonical) {
+          canonical->param = param + ":canonical";
+          out.push_back(std::move(*canonical));
+        }
       }
     }
   } else if (t == "reference") {
     if (tn == "Reference" && node) {
       AddReference(out, param, Str(node->find("reference")));
+      const json::Value* identifier = node->find("identifier");
+      if (with_derived && identifier != nullptr && identifier->is_object()) {
+        AddToken(out, param + ":identifier", Str(identifier->find("system")),
+                 Str(identifier->find("value")), "");
+      }
     } else if ((tn == "canonical" || tn == "uri" || tn == "url") && item.has_value()) {
       if (auto s = item.ToString()) AddReference(out, param, *s);
     }
@@ -266,7 +308,94 @@ void AppendEntries(const fhir::SearchParamDef& def, const fhirpath::Item& item,
   }
 }
 
+}  // namespace
+
+void AppendEntries(const fhir::SearchParamDef& def, const fhirpath::Item& item,
+                   std::vector<store::IndexEntry>& out) {
+  AppendValues(def, item, out, Derived::kInclude);
+}
+
+const fhir::SearchParamDef* ComponentDefinition(const fhir::Model& model, std::string_view id) {
+  static const auto* by_id = [&model] {
+    auto* m = new std::unordered_map<std::string, const fhir::SearchParamDef*>();
+    for (const std::string& type : model.ResourceTypes()) {
+      for (const fhir::SearchParamDef* def : model.SearchParams(type)) {
+        size_t slash = def->url.rfind('/');
+        m->emplace(slash == std::string::npos ? def->url : def->url.substr(slash + 1), def);
+      }
+    }
+    return m;
+  }();
+  auto it = by_id->find(std::string(id));
+  return it == by_id->end() ? nullptr : it->second;
+}
+
+std::string NarrativeText(std::string_view xhtml) {
+  static const std::pair<std::string_view, std::string_view> kEntities[] = {
+      {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"},
+      {"&#39;", "'"}, {"&nbsp;", " "}};
+  std::string out;
+  out.reserve(xhtml.size());
+  for (size_t i = 0; i < xhtml.size();) {
+    char c = xhtml[i];
+    if (c == '<') {
+      size_t close = xhtml.find('>', i);
+      if (close == std::string_view::npos) break;
+      if (!out.empty() && out.back() != ' ') out += ' ';
+      i = close + 1;
+      continue;
+    }
+    if (c == '&') {
+      bool done = false;
+      for (const auto& [entity, text] : kEntities) {
+        if (xhtml.substr(i, entity.size()) == entity) {
+          out += text;
+          i += entity.size();
+          done = true;
+          break;
+        }
+      }
+      if (done) continue;
+    }
+    out += c;
+    ++i;
+  }
+  // Runs of white space become one space; none at the ends.
+  std::string collapsed;
+  collapsed.reserve(out.size());
+  for (char c : out) {
+    const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    if (space) {
+      if (!collapsed.empty() && collapsed.back() != ' ') collapsed += ' ';
+    } else {
+      collapsed += c;
+    }
+  }
+  if (!collapsed.empty() && collapsed.back() == ' ') collapsed.pop_back();
+  return collapsed;
+}
+
 namespace {
+
+constexpr size_t kMaxContentBytes = 64 * 1024;
+
+// Every text value of a resource (member names, ids, systems, urls and
+// references left out), for _content.
+void CollectContent(const json::Value& v, std::string_view key, std::string& out) {
+  if (out.size() >= kMaxContentBytes) return;
+  static const std::unordered_set<std::string_view> kSkip = {
+      "resourceType", "id",     "system",      "url",       "reference", "fullUrl",
+      "versionId",    "lastUpdated", "profile", "status",   "contentType", "data"};
+  if (v.is_string()) {
+    if (kSkip.count(key) != 0) return;
+    if (!out.empty()) out += ' ';
+    out += key == "div" ? NarrativeText(v.str()) : v.str();
+  } else if (v.is_array()) {
+    for (const auto& item : v.array()) CollectContent(item, key, out);
+  } else if (v.is_object()) {
+    for (const auto& [k, item] : v.object()) CollectContent(item, k, out);
+  }
+}
 
 // resolve() during extraction: a reference "Patient/1" resolves to a stub
 // {"resourceType":"Patient"}, enough for "where(resolve() is Patient)".
@@ -296,6 +425,8 @@ std::string EntryKey(const store::IndexEntry& e) {
   k.reserve(e.system.size() + e.code.size() + e.text.size() + 64);
   k += std::to_string(static_cast<int>(e.kind));
   k += '\x1f';
+  k += e.param;
+  k += '\x1f';
   k += e.system;
   k += '\x1f';
   k += e.code;
@@ -304,6 +435,7 @@ std::string EntryKey(const store::IndexEntry& e) {
   k += '\x1f';
   k += std::to_string(e.lo) + '\x1f' + std::to_string(e.hi) + '\x1f' +
        std::to_string(e.begin_us) + '\x1f' + std::to_string(e.end_us);
+  for (const store::IndexEntry& c : e.components) k += '\x1e' + EntryKey(c);
   return k;
 }
 
@@ -311,24 +443,103 @@ std::string EntryKey(const store::IndexEntry& e) {
 
 FhirPathIndexer::FhirPathIndexer(const fhir::Model& model) : model_(model) {
   std::unordered_map<std::string, fhirpath::Expression> compiled;
+  auto compile = [&](const std::string& text) -> const fhirpath::Expression* {
+    auto it = compiled.find(text);
+    if (it == compiled.end()) {
+      auto expr = fhirpath::Expression::Compile(text);
+      if (!expr.ok()) return nullptr;  // reported by the definitions test
+      it = compiled.emplace(text, std::move(*expr)).first;
+    }
+    return &it->second;
+  };
   for (const std::string& type : model.ResourceTypes()) {
     std::vector<Param>& params = by_type_[type];
     for (const fhir::SearchParamDef* def : model.SearchParams(type)) {
       if (def->expression.empty()) continue;
+      const bool composite = def->type == "composite";
       if (def->type != "token" && def->type != "string" && def->type != "date" &&
           def->type != "number" && def->type != "quantity" && def->type != "reference" &&
-          def->type != "uri") {
+          def->type != "uri" && !composite) {
         continue;
       }
       std::string text = ExpressionFor(def->expression, type);
       if (text.empty()) continue;
-      auto it = compiled.find(text);
-      if (it == compiled.end()) {
-        auto expr = fhirpath::Expression::Compile(text);
-        if (!expr.ok()) continue;  // reported by the definitions test
-        it = compiled.emplace(text, std::move(*expr)).first;
+      const fhirpath::Expression* expr = compile(text);
+      if (expr == nullptr) continue;
+      Param param{def, *expr, {}};
+      if (composite) {
+        if (def->components.size() != store::kMaxCompositeComponents) continue;
+        bool ok = true;
+        for (const auto& c : def->components) {
+          const fhir::SearchParamDef* cdef = ComponentDefinition(model, c.definition);
+          // R4's composites write "value.ofType(DateTime)", which names the
+          // System type; the element is a FHIR dateTime.
+          std::string text = c.expression;
+          for (size_t at = text.find("ofType(DateTime)"); at != std::string::npos;
+               at = text.find("ofType(DateTime)", at)) {
+            text.replace(at, 16, "ofType(dateTime)");
+          }
+          const fhirpath::Expression* cexpr = compile(text);
+          if (cdef == nullptr || cexpr == nullptr || cdef->type == "composite") {
+            ok = false;
+            break;
+          }
+          param.components.push_back(Component{cdef, *cexpr});
+        }
+        if (!ok) continue;
       }
-      params.push_back(Param{def, it->second});
+      params.push_back(std::move(param));
+    }
+  }
+}
+
+void FhirPathIndexer::ExtractComposite(const Param& p, const json::Value& resource,
+                                       const fhirpath::EvalOptions& options,
+                                       std::vector<store::IndexEntry>& out) const {
+  constexpr size_t kMaxPerElement = 64;
+  auto elements = p.expression.Evaluate(resource, options);
+  if (!elements.ok()) return;
+  fhirpath::EvalOptions component_options = options;
+  component_options.resource = &resource;
+  for (const fhirpath::Item& element : *elements) {
+    fhirpath::Collection input;
+    input.Add(element, *elements);
+    std::vector<std::vector<store::IndexEntry>> values;
+    for (const Component& c : p.components) {
+      auto items = c.expression.Evaluate(input, component_options);
+      std::vector<store::IndexEntry> v;
+      if (items.ok()) {
+        for (const fhirpath::Item& item : *items) AppendValues(*c.def, item, v, Derived::kOmit);
+      }
+      // A CodeableConcept's text alone is no code to pair with.
+      v.erase(std::remove_if(v.begin(), v.end(),
+                             [](const store::IndexEntry& e) {
+                               return e.kind == Kind::kToken && e.code.empty();
+                             }),
+              v.end());
+      values.push_back(std::move(v));
+    }
+    if (values.size() != 2 || values[0].empty() || values[1].empty()) continue;
+    size_t n = 0;
+    for (const store::IndexEntry& a : values[0]) {
+      for (const store::IndexEntry& b : values[1]) {
+        if (++n > kMaxPerElement) break;
+        store::IndexEntry e;
+        e.kind = Kind::kComposite;
+        e.param = p.def->code;
+        e.components = {a, b};
+        std::optional<store::IndexEntry> ca = CanonicalQuantity(a), cb = CanonicalQuantity(b);
+        if (ca || cb) {
+          store::IndexEntry canonical = e;
+          canonical.param += ":canonical";
+          if (ca) canonical.components[0] = std::move(*ca);
+          if (cb) canonical.components[1] = std::move(*cb);
+          out.push_back(std::move(e));
+          out.push_back(std::move(canonical));
+        } else {
+          out.push_back(std::move(e));
+        }
+      }
     }
   }
 }
@@ -341,10 +552,14 @@ Result<Extracted> FhirPathIndexer::Extract(std::string_view type, std::string_vi
   fhirpath::EvalOptions options;
   options.resolver = [](std::string_view reference) { return StubFor(reference); };
   for (const Param& p : it->second) {
-    auto result = p.expression.Evaluate(resource, options);
-    if (!result.ok()) continue;
     size_t first = out.index.size();
-    for (const fhirpath::Item& item : *result) AppendEntries(*p.def, item, out.index);
+    if (!p.components.empty()) {
+      ExtractComposite(p, resource, options, out.index);
+    } else {
+      auto result = p.expression.Evaluate(resource, options);
+      if (!result.ok()) continue;
+      for (const fhirpath::Item& item : *result) AppendEntries(*p.def, item, out.index);
+    }
     // Drop duplicates within one parameter (e.g. the same code twice).
     std::unordered_set<std::string> keys;
     size_t kept = first;
@@ -355,6 +570,30 @@ Result<Extracted> FhirPathIndexer::Extract(std::string_view type, std::string_vi
       }
     }
     out.index.resize(kept);
+  }
+  // Full text: the narrative (DomainResources) and everything.
+  if (model_.IsA(type, "DomainResource")) {
+    if (const json::Value* text = resource.find("text")) {
+      std::string narrative = NarrativeText(Str(text->find("div")));
+      if (narrative.find_first_not_of(" \t\r\n") != std::string::npos) {
+        store::IndexEntry e;
+        e.kind = Kind::kText;
+        e.param = "_text";
+        e.text = Fold(narrative.substr(0, kMaxContentBytes));
+        out.index.push_back(std::move(e));
+      }
+    }
+  }
+  {
+    std::string content;
+    CollectContent(resource, "", content);
+    if (!content.empty()) {
+      store::IndexEntry e;
+      e.kind = Kind::kText;
+      e.param = "_content";
+      e.text = Fold(content.substr(0, kMaxContentBytes));
+      out.index.push_back(std::move(e));
+    }
   }
   if (type == "Patient") out.compartments.emplace_back(id);
   // In the compartment definition's parameter order, so the primary key is

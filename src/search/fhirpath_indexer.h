@@ -2,6 +2,21 @@
 // parameter's FHIRPath expression is compiled once and evaluated over the
 // resource at write time; the resulting items become IndexEntry rows of the
 // parameter's type, and the compartment parameters give the patient keys.
+//
+// Besides one entry per value, a parameter P may produce entries under derived
+// names that module search/ (query.cc) searches by the same convention:
+//   "P:identifier"  kToken     Reference.identifier of a reference parameter
+//                              (for P:identifier=system|value)
+//   "P:of-type"     kToken     an Identifier's type coding (system, code) with
+//                              text = the identifier value (for :of-type)
+//   "P:canonical"   kQuantity  a UCUM quantity in canonical units (ucum.h), so
+//                              5000 mg and 5 g compare equal; for a composite
+//                              P, its composite entries with the quantity
+//                              component canonicalised
+// Composite parameters (two components) produce kComposite entries: each
+// element the parameter's expression selects is one entry per combination of
+// its components' values. "_text" (the narrative, tags stripped) and
+// "_content" (every text value of the resource) produce kText entries, folded.
 #pragma once
 
 #include <memory>
@@ -23,17 +38,33 @@ class FhirPathIndexer final : public Indexer {
                             const json::Value& resource) const override;
 
  private:
-  struct Param {
+  struct Component {
     const fhir::SearchParamDef* def;
     fhirpath::Expression expression;
   };
+  struct Param {
+    const fhir::SearchParamDef* def;
+    fhirpath::Expression expression;
+    std::vector<Component> components;  // composite parameters only
+  };
+  void ExtractComposite(const Param& p, const json::Value& resource,
+                        const fhirpath::EvalOptions& options, std::vector<store::IndexEntry>& out) const;
   const fhir::Model& model_;
   std::unordered_map<std::string, std::vector<Param>> by_type_;
 };
 
-// Converts one FHIRPath result item to index entries of a parameter's type
-// (exposed for tests). Items of types the parameter type cannot index add nothing.
+// Converts one FHIRPath result item to index entries of a parameter's type,
+// derived entries included (exposed for tests). Items of types the parameter
+// type cannot index add nothing.
 void AppendEntries(const fhir::SearchParamDef& def, const fhirpath::Item& item,
                    std::vector<store::IndexEntry>& out);
+
+// The search parameter a composite component names (its SearchParameter id,
+// e.g. "clinical-code"), or null.
+const fhir::SearchParamDef* ComponentDefinition(const fhir::Model& model, std::string_view id);
+
+// Narrative XHTML as plain text: tags become spaces, entities are decoded,
+// runs of white space become one space.
+std::string NarrativeText(std::string_view xhtml);
 
 }  // namespace gm::search

@@ -32,6 +32,7 @@
 // A Txn is used only by the thread running fn, only during fn.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,7 +56,17 @@ struct ResourceVersion {
 
 // One extracted search value. Exactly the fields of its kind are meaningful.
 struct IndexEntry {
-  enum class Kind { kToken, kString, kDate, kNumber, kQuantity, kReference, kUri };
+  enum class Kind {
+    kToken,
+    kString,
+    kDate,
+    kNumber,
+    kQuantity,
+    kReference,
+    kUri,
+    kComposite,  // a composite parameter's component values from one element
+    kText,       // full text (_text, _content)
+  };
   Kind kind = Kind::kToken;
   std::string param;  // search parameter code, e.g. "identifier"
   // kToken: system, code, text (display/text for :text).
@@ -64,6 +75,14 @@ struct IndexEntry {
   // kReference: system = target type, code = target id, text = the reference as
   //   written when it is not a local Type/id (absolute URL, canonical).
   // kUri: code = the uri.
+  // kComposite: `components` holds one value per component of the composite
+  //   parameter, in its component order, all taken from the same element (so
+  //   "code $ value" pairs never mix values of two Observation.components).
+  //   Each component is an entry of kind kToken, kString, kDate, kNumber,
+  //   kQuantity, kReference or kUri; its param is not used. At most
+  //   kMaxCompositeComponents components.
+  // kText: text = the words to find, folded like kString text; param is
+  //   "_text" (narrative) or "_content" (all text of the resource).
   std::string system;
   std::string code;
   std::string text;
@@ -73,7 +92,10 @@ struct IndexEntry {
   // kDate: the instant range [begin_us, end_us) the value covers (Unix microseconds).
   int64_t begin_us = 0;
   int64_t end_us = 0;
+  std::vector<IndexEntry> components;  // kComposite only
 };
+
+inline constexpr size_t kMaxCompositeComponents = 2;
 
 // What a write stores: a new version plus, unless deleted, its compartments and index.
 struct PutRequest {
@@ -85,7 +107,12 @@ struct PutRequest {
 // ---- Queries -------------------------------------------------------------
 // A backend-neutral search: a conjunction of clauses, each a disjunction of
 // values of one parameter. Built by module search/ from the request; each
-// backend compiles it to indexed SQL.
+// backend compiles it to indexed SQL. Chains and _has nest a whole Query.
+
+struct Query;
+
+// Most kChain/kHas levels inside one query; deeper ones are refused.
+inline constexpr int kMaxQueryNesting = 6;
 
 struct Clause {
   enum class Op {
@@ -105,6 +132,11 @@ struct Clause {
     kId,            // _id
     kLastUpdated,   // uses begin/end/cmp like dates
     kCompartment,   // resource is in patient compartment `code`
+    kTokenOfType,   // kToken entries of `param` with system, code and text all equal
+    kComposite,     // kComposite entries of `param` whose components all match
+    kChain,         // reference `param` points at a current resource matching *sub
+    kHas,           // a current resource matching *sub points here through its reference `param`
+    kText,          // kText entries of `param` ("_text"/"_content") contain all words
   };
   enum class Cmp { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
   // Which Value fields each op reads (search/ fills them; "folded" text is
@@ -120,23 +152,37 @@ struct Clause {
   //     matched against IndexEntry::text.
   //   kUriEq, kUriBelow, kUriAbove: code = the uri (below/above by path segment).
   //   kId: code = id. kCompartment: code = patient id. kMissing: bool_value only.
+  //   kTokenOfType: system and code = the identifier type's coding, text = the
+  //     identifier value (search/ stores these under "<param>:of-type").
+  //   kComposite: components = one Clause per component of the parameter, in
+  //     order, each with exactly one value and an op of kTokenEq, kStringPrefix,
+  //     kStringExact, kStringContains (string components compare folded text),
+  //     kDateRange, kNumberRange, kReference or kUriEq. All must hold for the
+  //     same kComposite entry.
+  //   kText: code = folded words separated by spaces; each must begin a word of
+  //     the text.
+  //   kChain, kHas: no values; `sub` is the nested query (its type or types are
+  //     the targets / the referring types; sort, limit and cursor are ignored).
   // Prefixes: eq = the resource value's range lies inside the search range;
   // ne = it does not; sa/eb = it starts after / ends before the search range;
   // gt/lt/ge/le compare ranges for dates (FHIR rules) and the value's midpoint
   // with the search value's for numbers; ap = the search range widened by 10%
   // (numbers: of the value; dates: of the distance from now), overlapping.
   struct Value {
-    std::string system;
+    std::string system{};
     bool system_given = false;
-    std::string code;
+    std::string code{};
     double lo = 0, hi = 0;
     int64_t begin_us = 0, end_us = 0;
     Cmp cmp = Cmp::kEq;
+    std::string text{};                // kTokenOfType
+    std::vector<Clause> components{};  // kComposite
   };
   Op op = Op::kTokenEq;
   std::string param;
   std::vector<Value> any_of;  // OR
   bool bool_value = false;    // kMissing
+  std::shared_ptr<const Query> sub;  // kChain, kHas
 };
 
 // Multi-valued parameters sort by their least value ascending and their
@@ -147,6 +193,10 @@ struct SortKey {
   bool descending = false;
 };
 
+// Which page a cursor selects: the rows after it in sort order (next), or the
+// rows just before it (previous; the page is still returned in sort order).
+enum class PageDirection { kForward, kBackward };
+
 struct Query {
   std::string type;  // resource type; empty for a system-level search
   std::vector<std::string> types;  // for system-level search restricted by _type
@@ -154,11 +204,13 @@ struct Query {
   std::vector<SortKey> sort;  // empty: _lastUpdated for one type, else insertion order
   size_t limit = 50;
   std::string after;  // opaque keyset cursor from a previous page ("" = first page)
+  PageDirection direction = PageDirection::kForward;  // kBackward REQUIRES a cursor
 };
 
 struct QueryPage {
   std::vector<ResourceVersion> resources;
-  std::string next;  // cursor for the next page, empty when there is none
+  std::string next;      // cursor for the next page (kForward), empty when there is none
+  std::string previous;  // cursor for the previous page (kBackward), empty on the first page
 };
 
 // ---- History -------------------------------------------------------------
@@ -192,6 +244,13 @@ class Txn {
   // otherwise kConflict. If any Put fails, the Write fails with that error and
   // nothing fn staged is kept, even if fn returns Ok.
   virtual Status Put(const PutRequest& request) = 0;
+  // Replaces the search index and compartment keys of the current version
+  // (grunnmur reindex). request.resource names it by type, id and version; its
+  // json is not used and no version is written. Errors: kConflict
+  // (GM-STORE-012) when that version is not current or is a deletion (the
+  // resource changed meanwhile; its new version was indexed when written),
+  // which stages nothing and does not fail the Write; storage errors as Put.
+  virtual Status Reindex(const PutRequest& request) = 0;
 };
 
 struct StoreStats {
@@ -211,6 +270,10 @@ class Store {
                                                              int64_t version) = 0;
   virtual Result<HistoryPage> History(const HistoryQuery& query) = 0;
   virtual Result<QueryPage> Search(const Query& query) = 0;
+  // The number of current resources matching query.clauses (sort, limit and
+  // cursor are ignored), counting no further than at_most: a result equal to
+  // at_most means "at least at_most". For _total and _summary=count.
+  virtual Result<int64_t> Count(const Query& query, int64_t at_most) = 0;
   // Current resources in a patient's compartment (for $everything, export).
   virtual Result<QueryPage> Compartment(const std::string& patient_id,
                                         const std::vector<std::string>& types, size_t limit,

@@ -9,7 +9,9 @@
 // turns a constraint that evaluates to false into an issue. Constraints the
 // validator enforces natively (fhir::IsNativeConstraint) are not evaluated;
 // the few known to be broken in the R4 definitions (KnownBrokenInvariants)
-// are evaluated in their corrected form or skipped.
+// are evaluated in their corrected form or skipped; dom-6 ("a resource
+// should have narrative") is not evaluated on contained resources, which per
+// DomainResource.text do not have narrative.
 //
 // Issues added (issue type "invariant", expression = the node's location,
 // e.g. "Observation.referenceRange[0]"; texts name the constraint key and its

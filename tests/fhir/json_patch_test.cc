@@ -61,8 +61,8 @@ TEST_P(JsonPatchConformanceTest, Case) {
   const ConformanceCase& c = GetParam();
   ASSERT_TRUE(c.load_error.empty()) << c.load_error;
   const json::Value& t = c.test;
-  if (const json::Value* disabled = t.find("disabled"); disabled && disabled->is_bool() &&
-                                                        disabled->as_bool()) {
+  if (const json::Value* disabled = t.find("disabled");
+      disabled && disabled->is_bool() && disabled->as_bool()) {
     GTEST_SKIP() << "disabled in the official suite";
   }
   const json::Value* doc = t.find("doc");
@@ -127,21 +127,19 @@ const Case kCases[] = {
      R"([{"op":"add","path":"/a","value":3}])", R"({"a":3,"b":2})", nullptr},
     {"AddAppendsWithDash", R"({"a":[1]})", R"([{"op":"add","path":"/a/-","value":2}])",
      R"({"a":[1,2]})", nullptr},
-    {"AddAtArrayEnd", R"({"a":[1]})", R"([{"op":"add","path":"/a/1","value":2}])",
-     R"({"a":[1,2]})", nullptr},
+    {"AddAtArrayEnd", R"({"a":[1]})", R"([{"op":"add","path":"/a/1","value":2}])", R"({"a":[1,2]})",
+     nullptr},
     {"AddPastArrayEnd", R"({"a":[1]})", R"([{"op":"add","path":"/a/2","value":2}])", nullptr,
      "GM-PATCH-013"},
-    {"AddLeadingZeroIndex", R"({"a":[1,2]})", R"([{"op":"add","path":"/a/01","value":2}])",
-     nullptr, "GM-PATCH-012"},
-    {"AddNegativeIndex", R"({"a":[1,2]})", R"([{"op":"add","path":"/a/-1","value":2}])",
-     nullptr, "GM-PATCH-012"},
+    {"AddLeadingZeroIndex", R"({"a":[1,2]})", R"([{"op":"add","path":"/a/01","value":2}])", nullptr,
+     "GM-PATCH-012"},
+    {"AddNegativeIndex", R"({"a":[1,2]})", R"([{"op":"add","path":"/a/-1","value":2}])", nullptr,
+     "GM-PATCH-012"},
     {"AddHugeIndex", R"({"a":[1]})",
-     R"([{"op":"add","path":"/a/99999999999999999999999","value":2}])", nullptr,
-     "GM-PATCH-013"},
+     R"([{"op":"add","path":"/a/99999999999999999999999","value":2}])", nullptr, "GM-PATCH-013"},
     {"AddToScalarParent", R"({"a":1})", R"([{"op":"add","path":"/a/b","value":2}])", nullptr,
      "GM-PATCH-011"},
-    {"AddReplacesRoot", R"({"a":1})", R"([{"op":"add","path":"","value":[1]}])", "[1]",
-     nullptr},
+    {"AddReplacesRoot", R"({"a":1})", R"([{"op":"add","path":"","value":[1]}])", "[1]", nullptr},
     {"AddEmptyKey", R"({})", R"([{"op":"add","path":"/","value":1}])", R"({"":1})", nullptr},
     {"AddNullValue", R"({})", R"([{"op":"add","path":"/a","value":null}])", R"({"a":null})",
      nullptr},
@@ -158,10 +156,10 @@ const Case kCases[] = {
     {"RemoveRoot", R"({"a":1})", R"([{"op":"remove","path":""}])", nullptr, "GM-PATCH-016"},
     {"ReplaceMissing", R"({"a":1})", R"([{"op":"replace","path":"/b","value":1}])", nullptr,
      "GM-PATCH-010"},
-    {"ReplaceRoot", R"({"a":1})", R"([{"op":"replace","path":"","value":{"b":2}}])",
-     R"({"b":2})", nullptr},
-    {"MoveToSameLocation", R"({"a":1})", R"([{"op":"move","from":"/a","path":"/a"}])",
-     R"({"a":1})", nullptr},
+    {"ReplaceRoot", R"({"a":1})", R"([{"op":"replace","path":"","value":{"b":2}}])", R"({"b":2})",
+     nullptr},
+    {"MoveToSameLocation", R"({"a":1})", R"([{"op":"move","from":"/a","path":"/a"}])", R"({"a":1})",
+     nullptr},
     {"MoveIntoOwnChild", R"({"a":{"b":1}})", R"([{"op":"move","from":"/a","path":"/a/b/c"}])",
      nullptr, "GM-PATCH-014"},
     {"MoveFromMissing", R"({"a":1})", R"([{"op":"move","from":"/x","path":"/y"}])", nullptr,
@@ -178,10 +176,10 @@ const Case kCases[] = {
      R"({"n":100})", nullptr},
     {"TestFractionWithExponent", R"({"n":0.015})", R"([{"op":"test","path":"/n","value":15E-3}])",
      R"({"n":0.015})", nullptr},
-    {"TestNegativeZero", R"({"n":0})", R"([{"op":"test","path":"/n","value":-0.0}])",
-     R"({"n":0})", nullptr},
-    {"TestDifferentNumbers", R"({"n":1})", R"([{"op":"test","path":"/n","value":1.0001}])",
-     nullptr, "GM-PATCH-015"},
+    {"TestNegativeZero", R"({"n":0})", R"([{"op":"test","path":"/n","value":-0.0}])", R"({"n":0})",
+     nullptr},
+    {"TestDifferentNumbers", R"({"n":1})", R"([{"op":"test","path":"/n","value":1.0001}])", nullptr,
+     "GM-PATCH-015"},
     {"TestSignMatters", R"({"n":1})", R"([{"op":"test","path":"/n","value":-1}])", nullptr,
      "GM-PATCH-015"},
     {"TestObjectOrderIgnored", R"({"o":{"a":1,"b":[1,2]}})",
@@ -193,8 +191,7 @@ const Case kCases[] = {
      nullptr, "GM-PATCH-010"},
     {"TestWholeDocument", R"({"a":[1]})", R"([{"op":"test","path":"","value":{"a":[1]}}])",
      R"({"a":[1]})", nullptr},
-    {"TestWithoutValue", R"({"a":1})", R"([{"op":"test","path":"/a"}])", nullptr,
-     "GM-PATCH-006"},
+    {"TestWithoutValue", R"({"a":1})", R"([{"op":"test","path":"/a"}])", nullptr, "GM-PATCH-006"},
     {"UnknownOp", R"({"a":1})", R"([{"op":"merge","path":"/a","value":1}])", nullptr,
      "GM-PATCH-003"},
     {"MissingOp", R"({"a":1})", R"([{"path":"/a","value":1}])", nullptr, "GM-PATCH-003"},
@@ -220,8 +217,7 @@ INSTANTIATE_TEST_SUITE_P(Grunnmur, JsonPatchCaseTest, ::testing::ValuesIn(kCases
 TEST(JsonPatch, ErrorNamesTheOperationIndex) {
   json::Value doc = ParseOrDie(R"({"a":1})");
   Status status = ApplyJsonPatch(
-      ParseOrDie(R"([{"op":"add","path":"/b","value":2},{"op":"remove","path":"/missing"}])"),
-      doc);
+      ParseOrDie(R"([{"op":"add","path":"/b","value":2},{"op":"remove","path":"/missing"}])"), doc);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.category(), ErrorCategory::kUnprocessable);
   EXPECT_EQ(status.code(), "GM-PATCH-010");
@@ -264,8 +260,8 @@ TEST(JsonPatch, JsonEqualComparesNumbersByValue) {
   EXPECT_FALSE(JsonEqual(json::Value::Number("1"), json::Value("1")));
   EXPECT_FALSE(JsonEqual(json::Value(true), json::Value::Number("1")));
   // Beyond double precision: compared exactly.
-  EXPECT_FALSE(JsonEqual(json::Value::Number("9007199254740993"),
-                         json::Value::Number("9007199254740992")));
+  EXPECT_FALSE(
+      JsonEqual(json::Value::Number("9007199254740993"), json::Value::Number("9007199254740992")));
 }
 
 }  // namespace

@@ -25,19 +25,23 @@ TEST(Metrics, RendersCountersHistogramsAndGauges) {
   std::string text = m.Render("custom_metric 7\n");
 
   EXPECT_TRUE(Contains(text, "# TYPE grunnmur_http_requests_total counter\n"));
-  EXPECT_TRUE(Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"200\"} 2\n"))
+  EXPECT_TRUE(
+      Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"200\"} 2\n"))
       << text;
-  EXPECT_TRUE(Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"404\"} 1\n"));
+  EXPECT_TRUE(
+      Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"404\"} 1\n"));
   EXPECT_TRUE(Contains(
       text, "grunnmur_http_requests_total{interaction=\"search-type\",status=\"200\"} 1\n"));
 
   EXPECT_TRUE(Contains(text, "# TYPE grunnmur_http_request_duration_seconds histogram\n"));
   // Buckets are cumulative.
   EXPECT_TRUE(Contains(
-      text, "grunnmur_http_request_duration_seconds_bucket{interaction=\"read\",le=\"0.0005\"} 1\n"))
+      text,
+      "grunnmur_http_request_duration_seconds_bucket{interaction=\"read\",le=\"0.0005\"} 1\n"))
       << text;
   EXPECT_TRUE(Contains(
-      text, "grunnmur_http_request_duration_seconds_bucket{interaction=\"read\",le=\"0.005\"} 2\n"));
+      text,
+      "grunnmur_http_request_duration_seconds_bucket{interaction=\"read\",le=\"0.005\"} 2\n"));
   EXPECT_TRUE(Contains(
       text, "grunnmur_http_request_duration_seconds_bucket{interaction=\"read\",le=\"1\"} 2\n"));
   EXPECT_TRUE(Contains(
@@ -45,12 +49,15 @@ TEST(Metrics, RendersCountersHistogramsAndGauges) {
   EXPECT_TRUE(Contains(
       text, "grunnmur_http_request_duration_seconds_bucket{interaction=\"read\",le=\"+Inf\"} 3\n"));
   EXPECT_TRUE(Contains(
-      text, "grunnmur_http_request_duration_seconds_bucket{interaction=\"search-type\",le=\"10\"} 0\n"));
-  EXPECT_TRUE(Contains(
       text,
-      "grunnmur_http_request_duration_seconds_bucket{interaction=\"search-type\",le=\"+Inf\"} 1\n"));
-  EXPECT_TRUE(Contains(text, "grunnmur_http_request_duration_seconds_count{interaction=\"read\"} 3\n"));
-  EXPECT_TRUE(Contains(text, "grunnmur_http_request_duration_seconds_sum{interaction=\"read\"} 2.0034\n"))
+      "grunnmur_http_request_duration_seconds_bucket{interaction=\"search-type\",le=\"10\"} 0\n"));
+  EXPECT_TRUE(Contains(text,
+                       "grunnmur_http_request_duration_seconds_bucket{interaction=\"search-type\","
+                       "le=\"+Inf\"} 1\n"));
+  EXPECT_TRUE(
+      Contains(text, "grunnmur_http_request_duration_seconds_count{interaction=\"read\"} 3\n"));
+  EXPECT_TRUE(
+      Contains(text, "grunnmur_http_request_duration_seconds_sum{interaction=\"read\"} 2.0034\n"))
       << text;
 
   EXPECT_TRUE(Contains(text, "# TYPE grunnmur_http_requests_in_flight gauge\n"));
@@ -62,15 +69,17 @@ TEST(Metrics, RendersCountersHistogramsAndGauges) {
 TEST(Metrics, EscapesLabelValues) {
   Metrics m;
   m.Record("a\"b\\c\nd", 500, 0.1);
-  EXPECT_TRUE(Contains(m.Render(),
-                       "grunnmur_http_requests_total{interaction=\"a\\\"b\\\\c\\nd\",status=\"500\"} 1\n"));
+  EXPECT_TRUE(
+      Contains(m.Render(),
+               "grunnmur_http_requests_total{interaction=\"a\\\"b\\\\c\\nd\",status=\"500\"} 1\n"));
 }
 
 TEST(Metrics, EmptyOrOverlongLabelsCountAsOther) {
   Metrics m;
   m.Record("", 200, 0.1);
   m.Record(std::string(200, 'x'), 200, 0.1);
-  EXPECT_TRUE(Contains(m.Render(), "grunnmur_http_requests_total{interaction=\"other\",status=\"200\"} 2\n"));
+  EXPECT_TRUE(Contains(m.Render(),
+                       "grunnmur_http_requests_total{interaction=\"other\",status=\"200\"} 2\n"));
 }
 
 TEST(Metrics, ConcurrentRecordsAreAllCounted) {
@@ -95,8 +104,9 @@ TEST(Metrics, ConcurrentRecordsAreAllCounted) {
   EXPECT_TRUE(Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"200\"} " +
                                  std::to_string(half) + "\n"))
       << text;
-  EXPECT_TRUE(Contains(text, "grunnmur_http_requests_total{interaction=\"create\",status=\"201\"} " +
-                                 std::to_string(half) + "\n"));
+  EXPECT_TRUE(
+      Contains(text, "grunnmur_http_requests_total{interaction=\"create\",status=\"201\"} " +
+                         std::to_string(half) + "\n"));
   EXPECT_TRUE(Contains(text, "grunnmur_http_requests_in_flight 0\n"));
 }
 

@@ -4,6 +4,8 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -13,8 +15,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/spdlog.h>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -450,7 +450,8 @@ TEST_F(ServerTest, HeaderNamesAreLowerCased) {
 TEST_F(ServerTest, RequestIdIsTakenWhenSaneElseGenerated) {
   StartServer(Options());
   Client client(port());
-  ClientResponse given = client.Request(bhttp::verb::get, "/x", "", {{"X-Request-Id", "abc-1.2_3"}});
+  ClientResponse given =
+      client.Request(bhttp::verb::get, "/x", "", {{"X-Request-Id", "abc-1.2_3"}});
   EXPECT_EQ(given["x-request-id"], "abc-1.2_3");
   EXPECT_TRUE(Contains(given.body(), "rid=abc-1.2_3\n"));
 
@@ -506,9 +507,11 @@ TEST_F(ServerTest, MetricsCountEveryRequest) {
   EXPECT_EQ(client.Get("/missing").result_int(), 404);
   // The same connection: earlier responses are recorded before the next request is read.
   std::string text = client.Get("/metrics").body();
-  EXPECT_TRUE(Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"200\"} 3\n"))
+  EXPECT_TRUE(
+      Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"200\"} 3\n"))
       << text;
-  EXPECT_TRUE(Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"404\"} 1\n"));
+  EXPECT_TRUE(
+      Contains(text, "grunnmur_http_requests_total{interaction=\"read\",status=\"404\"} 1\n"));
   EXPECT_TRUE(
       Contains(text, "grunnmur_http_request_duration_seconds_count{interaction=\"read\"} 4\n"));
   EXPECT_TRUE(Contains(
@@ -529,8 +532,9 @@ TEST_F(ServerTest, RejectedRequestsAreCountedToo) {
     EXPECT_TRUE(client.ServerClosed());
   }
   // The rejection is recorded before the connection is closed.
-  EXPECT_TRUE(Contains(server_->metrics().Render(),
-                       "grunnmur_http_requests_total{interaction=\"rejected\",status=\"431\"} 1\n"));
+  EXPECT_TRUE(
+      Contains(server_->metrics().Render(),
+               "grunnmur_http_requests_total{interaction=\"rejected\",status=\"431\"} 1\n"));
 }
 
 // Collects log lines; Lines() may be called while the server logs.
@@ -565,9 +569,9 @@ TEST_F(ServerTest, AccessLogHasNoQueryStringOrNationalId) {
   ASSERT_TRUE(logged.Start().ok());
   {
     Client client(logged.port());
-    ClientResponse r = client.Request(bhttp::verb::get,
-                                      "/Patient/01017012345?identifier=secret-value", "",
-                                      {{"X-Request-Id", "log-test-1"}});
+    ClientResponse r =
+        client.Request(bhttp::verb::get, "/Patient/01017012345?identifier=secret-value", "",
+                       {{"X-Request-Id", "log-test-1"}});
     EXPECT_EQ(r.result_int(), 200);
     // The first request is logged before the connection reads the next one.
     EXPECT_EQ(client.Get("/second").result_int(), 200);
@@ -672,7 +676,7 @@ TEST(ServerLifecycle, BindFailureIsAnError) {
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(status.code(), "GM-HTTP-009");
   EXPECT_FALSE(first.Start().ok());  // started twice
-  second.Wait();                    // never started: returns at once
+  second.Wait();                     // never started: returns at once
 }
 
 }  // namespace

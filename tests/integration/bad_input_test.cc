@@ -123,7 +123,7 @@ TEST_F(BadInputTest, TransactionWithFailingEntry) {
   ExpectRefused("POST", "/", R"({"resourceType":"Bundle","type":"transaction","entry":[
       {"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},
       {"resource":{"resourceType":"Patient"},"request":{"method":"POST"}}]})",
-                400, "GM-REST-114");
+                400, "GM-VAL-012");
 }
 
 }  // namespace

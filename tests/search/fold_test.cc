@@ -52,9 +52,11 @@ TEST(ParseSearch, StringDateNumberReference) {
   EXPECT_EQ(r->query.clauses[1].any_of[0].cmp, store::Clause::Cmp::kGe);
   const auto& q = r->query.clauses[2].any_of[0];
   EXPECT_EQ(q.cmp, store::Clause::Cmp::kLt);
-  EXPECT_DOUBLE_EQ(q.lo, 5.35);
-  EXPECT_DOUBLE_EQ(q.hi, 5.45);
-  EXPECT_EQ(q.code, "mmol/L");
+  // A UCUM unit is searched in canonical units (mmol/L = mol/m3, factor 1).
+  EXPECT_EQ(r->query.clauses[2].param, "value-quantity:canonical");
+  EXPECT_NEAR(q.lo, 5.35, 1e-9);
+  EXPECT_NEAR(q.hi, 5.45, 1e-9);
+  EXPECT_EQ(q.code, "m-3.mol");
   EXPECT_EQ(r->query.clauses[3].any_of[0].system, "Patient");
   EXPECT_EQ(r->query.clauses[3].any_of[0].code, "123");
   EXPECT_EQ(r->query.limit, 10u);

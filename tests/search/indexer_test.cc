@@ -116,5 +116,91 @@ TEST(FhirPathIndexer, EveryDefinedExpressionCompiles) {
   EXPECT_GT(checked, 1000u);
 }
 
+
+TEST(FhirPathIndexer, DerivedEntriesForModifiersAndUnits) {
+  auto o = json::Parse(R"({"resourceType":"Observation","status":"final",
+    "code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},
+    "subject":{"reference":"Patient/p1",
+               "identifier":{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"31129956715"}},
+    "valueQuantity":{"value":5000,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"}})");
+  ASSERT_TRUE(o.ok());
+  auto x = Indexer().Extract("Observation", "o1", *o);
+  ASSERT_TRUE(x.ok()) << x.status().message();
+  auto ident = Of(*x, "subject:identifier");
+  ASSERT_EQ(ident.size(), 1u);
+  EXPECT_EQ(ident[0].kind, Kind::kToken);
+  EXPECT_EQ(ident[0].system, "urn:oid:2.16.578.1.12.4.1.4.1");
+  EXPECT_EQ(ident[0].code, "31129956715");
+  auto canonical = Of(*x, "value-quantity:canonical");
+  ASSERT_EQ(canonical.size(), 1u);
+  EXPECT_EQ(canonical[0].code, "g");
+  EXPECT_EQ(canonical[0].system, "http://unitsofmeasure.org");
+  EXPECT_NEAR(canonical[0].lo, 4.9995, 1e-12);
+  EXPECT_NEAR(canonical[0].hi, 5.0005, 1e-12);
+  auto original = Of(*x, "value-quantity");
+  ASSERT_EQ(original.size(), 1u);
+  EXPECT_EQ(original[0].code, "mg");
+
+  auto p = json::Parse(R"({"resourceType":"Patient",
+    "identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203",
+                                      "code":"MR"}]},
+                   "system":"urn:hospital","value":"446053"}]})");
+  auto px = Indexer().Extract("Patient", "p1", *p);
+  ASSERT_TRUE(px.ok());
+  auto of_type = Of(*px, "identifier:of-type");
+  ASSERT_EQ(of_type.size(), 1u);
+  EXPECT_EQ(of_type[0].system, "http://terminology.hl7.org/CodeSystem/v2-0203");
+  EXPECT_EQ(of_type[0].code, "MR");
+  EXPECT_EQ(of_type[0].text, "446053");
+}
+
+TEST(FhirPathIndexer, CompositesPairValuesOfOneElement) {
+  auto o = json::Parse(R"({"resourceType":"Observation","status":"final",
+    "code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}],"text":"Blood pressure"},
+    "component":[
+      {"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},
+       "valueQuantity":{"value":140,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}},
+      {"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},
+       "valueQuantity":{"value":60,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]})");
+  ASSERT_TRUE(o.ok());
+  auto x = Indexer().Extract("Observation", "bp", *o);
+  ASSERT_TRUE(x.ok()) << x.status().message();
+  auto comp = Of(*x, "component-code-value-quantity");
+  ASSERT_EQ(comp.size(), 2u);  // one per component, never 8480-6 with 60
+  for (const auto& e : comp) {
+    EXPECT_EQ(e.kind, Kind::kComposite);
+    ASSERT_EQ(e.components.size(), 2u);
+    EXPECT_EQ(e.components[0].kind, Kind::kToken);
+    EXPECT_EQ(e.components[1].kind, Kind::kQuantity);
+    const double mid = (e.components[1].lo + e.components[1].hi) / 2;
+    EXPECT_EQ(e.components[0].code == "8480-6", mid == 140) << e.components[0].code;
+  }
+  EXPECT_EQ(Of(*x, "component-code-value-quantity:canonical").size(), 2u);
+  // combo-: the Observation's own code has no value; the components pair up.
+  EXPECT_EQ(Of(*x, "combo-code-value-quantity").size(), 2u);
+  EXPECT_TRUE(Of(*x, "code-value-quantity").empty());
+}
+
+TEST(FhirPathIndexer, FullTextOfNarrativeAndContent) {
+  auto p = json::Parse(R"({"resourceType":"Patient",
+    "text":{"status":"generated",
+            "div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Ærlend <b>Sørgård</b> &amp; co</p></div>"},
+    "name":[{"family":"Sørgård","given":["Ærlend"]}],
+    "address":[{"city":"Tromsø"}],
+    "managingOrganization":{"reference":"Organization/xyz-123"}})");
+  ASSERT_TRUE(p.ok());
+  auto x = Indexer().Extract("Patient", "p1", *p);
+  ASSERT_TRUE(x.ok());
+  auto text = Of(*x, "_text");
+  ASSERT_EQ(text.size(), 1u);
+  EXPECT_EQ(text[0].kind, Kind::kText);
+  EXPECT_NE(text[0].text.find("aerlend sorgard & co"), std::string::npos) << text[0].text;
+  auto content = Of(*x, "_content");
+  ASSERT_EQ(content.size(), 1u);
+  EXPECT_NE(content[0].text.find("tromso"), std::string::npos) << content[0].text;
+  EXPECT_EQ(content[0].text.find("xyz-123"), std::string::npos) << "references are not text";
+  EXPECT_EQ(content[0].text.find("<p>"), std::string::npos) << "tags are not text";
+  EXPECT_EQ(NarrativeText("a<br/>b&lt;c&gt;"), "a b<c>");
+}
 }  // namespace
 }  // namespace gm::search

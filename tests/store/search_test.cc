@@ -1,7 +1,9 @@
 // Search: every Clause op with exact expected ids, sorting, keyset paging
 // under concurrent inserts, and query plans that use the indexes.
 #include <chrono>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "store_test_util.h"
@@ -571,6 +573,364 @@ TEST(SearchPaging, StableUnderConcurrentInserts) {
   }
   for (auto& t : writers) t.join();
   EXPECT_EQ(inserted.load(), 450);
+}
+
+
+// ---- Chains, _has, composites, :of-type, full text, backward paging, counts,
+// reindex ---------------------------------------------------------------------
+
+IndexEntry Composite(std::string param, IndexEntry a, IndexEntry b) {
+  IndexEntry e;
+  e.kind = IndexEntry::Kind::kComposite;
+  e.param = std::move(param);
+  e.components = {std::move(a), std::move(b)};
+  return e;
+}
+IndexEntry Text(std::string param, std::string folded) {
+  IndexEntry e;
+  e.kind = IndexEntry::Kind::kText;
+  e.param = std::move(param);
+  e.text = std::move(folded);
+  return e;
+}
+Clause Sub(Op op, std::string param, Query sub) {
+  Clause c;
+  c.op = op;
+  c.param = std::move(param);
+  c.sub = std::make_shared<const Query>(std::move(sub));
+  return c;
+}
+Clause::Value Parts(std::vector<Clause> components) {
+  Clause::Value v;
+  v.components = std::move(components);
+  return v;
+}
+Clause::Value OfType(std::string system, std::string code, std::string value) {
+  Clause::Value v = SysCode(std::move(system), std::move(code));
+  v.text = std::move(value);
+  return v;
+}
+
+class SearchJoinTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    s_ = OpenStore(dir_.path());
+    ASSERT_NE(s_, nullptr);
+    const std::string v2 = "http://terminology.hl7.org/CodeSystem/v2-0203";
+    std::vector<PutRequest> puts = {
+        MakePut("Practitioner", "dr1", 1, kT, {String("name", "berg", "Berg")}),
+        MakePut("Practitioner", "dr2", 1, kT, {String("name", "dahl", "Dahl")}),
+        MakePut("Organization", "org1", 1, kT, {String("name", "legekontoret", "Legekontoret")}),
+        MakePut("Patient", "pa", 1, kT + 1,
+                {String("name", "sorgard", "Sørgård"), Token("identifier", "urn:fnr", "123"),
+                 Token("identifier:of-type", v2, "NH", "123"),
+                 Reference("general-practitioner", "Practitioner", "dr1"),
+                 Reference("organization", "Organization", "org1"),
+                 Text("_text", "sorgard har diabetes type 2"),
+                 Text("_content", "sorgard kari diabetes oslo")},
+                {"pa"}),
+        MakePut("Patient", "pb", 1, kT + 2,
+                {String("name", "hansen", "Hansen"), Token("identifier", "urn:fnr", "456"),
+                 Token("identifier:of-type", v2, "MR", "456"),
+                 Reference("general-practitioner", "Practitioner", "dr2"),
+                 Text("_content", "hansen bergen astma")},
+                {"pb"}),
+        MakePut("Observation", "ob1", 1, kT + 3,
+                {Token("code", kLoinc, "A"), Reference("subject", "Patient", "pa"),
+                 Token("subject:identifier", "urn:fnr", "123"),
+                 Composite("code-value-quantity", Token("", kLoinc, "A"),
+                           Quantity("", 4.5, 5.5, kUcum, "g"))},
+                {"pa"}),
+        MakePut("Observation", "ob2", 1, kT + 4,
+                {Token("code", kLoinc, "BP"), Reference("subject", "Patient", "pb"),
+                 Composite("component-code-value-quantity", Token("", kLoinc, "SYS"),
+                           Quantity("", 139.5, 140.5, kUcum, "mm[Hg]")),
+                 Composite("component-code-value-quantity", Token("", kLoinc, "DIA"),
+                           Quantity("", 59.5, 60.5, kUcum, "mm[Hg]"))},
+                {"pb"}),
+        MakePut("Observation", "ob3", 1, kT + 5,
+                {Token("code", kLoinc, "B"), Reference("subject", "Patient", "pa"),
+                 Composite("code-value-date", Token("", kLoinc, "B"),
+                           Date("", Day(2024, 3, 5), Day(2024, 3, 6)))},
+                {"pa"}),
+        MakePut("DiagnosticReport", "dr-1", 1, kT + 6,
+                {Token("code", kLoinc, "PANEL"), Reference("result", "Observation", "ob3"),
+                 Reference("subject", "Patient", "pa")},
+                {"pa"}),
+        MakePut("List", "l1", 1, kT + 7,
+                {Reference("item", "Patient", "pb"), Reference("item", "Observation", "ob3")}),
+    };
+    Status st = s_->Write([&](Txn& txn) {
+      for (const PutRequest& p : puts) GM_RETURN_IF_ERROR(txn.Put(p));
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+
+  V Find(const Query& q) {
+    auto r = s_->Search(q);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return {"<error>"};
+    return Sorted(Ids(r->resources));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<sqlite::SqliteStore> s_;
+};
+
+TEST_F(SearchJoinTest, ChainsOfAnyDepth) {
+  // Observation?subject.name=sorg
+  Query name = Q("Patient", {Cl(Op::kStringPrefix, "name", {Code("sorg")})});
+  EXPECT_EQ(Find(Q("Observation", {Sub(Op::kChain, "subject", name)})), (V{"ob1", "ob3"}));
+  // Observation?subject:Patient.identifier=urn:fnr|456
+  Query ident = Q("Patient", {Cl(Op::kTokenEq, "identifier", {SysCode("urn:fnr", "456")})});
+  EXPECT_EQ(Find(Q("Observation", {Sub(Op::kChain, "subject", ident)})), (V{"ob2"}));
+  // Observation?subject.general-practitioner.name=dahl (two levels)
+  Query gp = Q("Practitioner", {Cl(Op::kStringPrefix, "name", {Code("dahl")})});
+  Query pat = Q("Patient", {Sub(Op::kChain, "general-practitioner", gp)});
+  EXPECT_EQ(Find(Q("Observation", {Sub(Op::kChain, "subject", pat)})), (V{"ob2"}));
+  // Combined with a direct clause, and a chain that matches nothing.
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "code", {Code("B")}),
+                                   Sub(Op::kChain, "subject", name)})),
+            (V{"ob3"}));
+  Query nobody = Q("Patient", {Cl(Op::kStringPrefix, "name", {Code("zz")})});
+  EXPECT_EQ(Find(Q("Observation", {Sub(Op::kChain, "subject", nobody)})), (V{}));
+  // A chain through a parameter nothing has.
+  EXPECT_EQ(Find(Q("Observation", {Sub(Op::kChain, "performer", name)})), (V{}));
+  // The target type set of a chain without [type].
+  Query any_named = Q("", {Cl(Op::kStringPrefix, "name", {Code("berg")})});
+  any_named.types = {"Practitioner", "Organization"};
+  EXPECT_EQ(Find(Q("Patient", {Sub(Op::kChain, "general-practitioner", any_named)})), (V{"pa"}));
+  // Reference :identifier is a token search on "<param>:identifier".
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kTokenEq, "subject:identifier",
+                                      {SysCode("urn:fnr", "123")})})),
+            (V{"ob1"}));
+}
+
+TEST_F(SearchJoinTest, ReverseChainsNest) {
+  // Patient?_has:Observation:subject:code=A
+  Query obs_a = Q("Observation", {Cl(Op::kTokenEq, "code", {Code("A")})});
+  EXPECT_EQ(Find(Q("Patient", {Sub(Op::kHas, "subject", obs_a)})), (V{"pa"}));
+  Query obs_any = Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "")})});
+  EXPECT_EQ(Find(Q("Patient", {Sub(Op::kHas, "subject", obs_any)})), (V{"pa", "pb"}));
+  // Patient?_has:Observation:subject:_has:DiagnosticReport:result:code=PANEL
+  Query report = Q("DiagnosticReport", {Cl(Op::kTokenEq, "code", {Code("PANEL")})});
+  Query obs_reported = Q("Observation", {Sub(Op::kHas, "result", report)});
+  EXPECT_EQ(Find(Q("Patient", {Sub(Op::kHas, "subject", obs_reported)})), (V{"pa"}));
+  // _has as a probe next to a driver.
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kStringPrefix, "name", {Code("hans")}),
+                               Sub(Op::kHas, "subject", obs_a)})),
+            (V{}));
+  // _list=l1 is _has:List:item:_id=l1.
+  Query list = Q("List", {Cl(Op::kId, "_id", {Code("l1")})});
+  EXPECT_EQ(Find(Q("Patient", {Sub(Op::kHas, "item", list)})), (V{"pb"}));
+  EXPECT_EQ(Find(Q("Observation", {Sub(Op::kHas, "item", list)})), (V{"ob3"}));
+  // A chain inside a _has: Practitioner?_has:Patient:general-practitioner:name=...
+  Query pat = Q("Patient", {Cl(Op::kStringPrefix, "name", {Code("sor")})});
+  EXPECT_EQ(Find(Q("Practitioner", {Sub(Op::kHas, "general-practitioner", pat)})), (V{"dr1"}));
+}
+
+TEST_F(SearchJoinTest, CompositesMatchWithinOneElement) {
+  auto cvq = [](std::string code, Cmp cmp, double lo, double hi, std::string unit) {
+    return Parts({Cl(Op::kTokenEq, "code", {SysCode(kLoinc, std::move(code))}),
+                  Cl(Op::kNumberRange, "value", {Qty(cmp, lo, hi, "", std::move(unit))})});
+  };
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kComposite, "code-value-quantity",
+                                      {cvq("A", Cmp::kEq, 4.5, 5.5, "g")})})),
+            (V{"ob1"}));
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kComposite, "code-value-quantity",
+                                      {cvq("A", Cmp::kGt, 9.5, 10.5, "g")})})),
+            (V{}));
+  // SYS 140 and DIA 60 are in one Observation, but not in one component.
+  auto comp = [&](std::string code, Cmp cmp, double lo, double hi) {
+    return Find(Q("Observation", {Cl(Op::kComposite, "component-code-value-quantity",
+                                     {cvq(std::move(code), cmp, lo, hi, "mm[Hg]")})}));
+  };
+  EXPECT_EQ(comp("SYS", Cmp::kGt, 129.5, 130.5), (V{"ob2"}));
+  EXPECT_EQ(comp("SYS", Cmp::kLt, 99.5, 100.5), (V{}));
+  EXPECT_EQ(comp("DIA", Cmp::kLt, 99.5, 100.5), (V{"ob2"}));
+  EXPECT_EQ(comp("DIA", Cmp::kGt, 99.5, 100.5), (V{}));
+  // Composite with a date component, and OR of two composite values.
+  Clause::Value b_in_march = Parts({Cl(Op::kTokenEq, "code", {Code("B")}),
+                                    Cl(Op::kDateRange, "value",
+                                       {DateV(Cmp::kEq, Day(2024, 3, 1), Day(2024, 4, 1))})});
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kComposite, "code-value-date", {b_in_march})})),
+            (V{"ob3"}));
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kComposite, "code-value-quantity",
+                                      {cvq("A", Cmp::kEq, 4.5, 5.5, "g"),
+                                       cvq("Z", Cmp::kEq, 4.5, 5.5, "g")})})),
+            (V{"ob1"}));
+  // :missing works on composites too.
+  EXPECT_EQ(Find(Q("Observation", {Missing("code-value-quantity", false)})), (V{"ob1"}));
+}
+
+TEST_F(SearchJoinTest, OfTypeAndFullText) {
+  const std::string v2 = "http://terminology.hl7.org/CodeSystem/v2-0203";
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kTokenOfType, "identifier:of-type",
+                                  {OfType(v2, "NH", "123")})})),
+            (V{"pa"}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kTokenOfType, "identifier:of-type",
+                                  {OfType(v2, "MR", "123")})})),
+            (V{}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_text", {Code("diab")})})), (V{"pa"}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_text", {Code("diabetes type")})})), (V{"pa"}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_text", {Code("diabetes astma")})})), (V{}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_text", {Code("astma")})})), (V{}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_content", {Code("astma")})})), (V{"pb"}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_content", {Code("astma"), Code("oslo")})})),
+            (V{"pa", "pb"}));
+  // Words are quoted: FTS syntax in the query is only text.
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_content", {Code("\"oslo\" OR NEAR(x")})})), (V{}));
+  EXPECT_EQ(Find(Q("Patient", {Cl(Op::kText, "_text", {Code("diab")}),
+                               Cl(Op::kStringPrefix, "name", {Code("sor")})})),
+            (V{"pa"}));
+}
+
+TEST_F(SearchJoinTest, CountsAndBackwardPages) {
+  Query all = Q("Observation", {});
+  EXPECT_EQ(*s_->Count(all, INT64_MAX), 3);
+  EXPECT_EQ(*s_->Count(all, 2), 2);
+  Query name = Q("Patient", {Cl(Op::kStringPrefix, "name", {Code("sorg")})});
+  EXPECT_EQ(*s_->Count(Q("Observation", {Sub(Op::kChain, "subject", name)}), 100), 2);
+  EXPECT_EQ(*s_->Count(Q("Observation", {Cl(Op::kTokenEq, "code", {Code("none")})}), 100), 0);
+  EXPECT_EQ(*s_->Count(Q("Observation", {Cl(Op::kTokenEq, "nosuch", {Code("x")})}), 100), 0);
+
+  // Forward one by one, then back from the end: the same rows in reverse.
+  Query q = Q("", {});
+  q.limit = 2;
+  q.sort = {{"_id", true}};
+  V forward;
+  std::vector<std::string> previous;
+  for (int i = 0; i < 20; ++i) {
+    auto page = s_->Search(q);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    EXPECT_EQ(page->previous.empty(), i == 0);
+    for (auto& id : Ids(page->resources)) forward.push_back(id);
+    previous.push_back(page->previous);
+    if (page->next.empty()) break;
+    q.after = page->next;
+  }
+  ASSERT_EQ(forward.size(), 10u);
+  EXPECT_EQ(forward.front(), "pb");
+  // From the last page walk back with `previous` links.
+  V backward;
+  Query b = q;
+  b.direction = PageDirection::kBackward;
+  b.after = previous.back();
+  for (int i = 0; i < 20 && !b.after.empty(); ++i) {
+    auto page = s_->Search(b);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    ASSERT_FALSE(page->next.empty());
+    V ids = Ids(page->resources);
+    backward.insert(backward.begin(), ids.begin(), ids.end());
+    b.after = page->previous;
+  }
+  V expected(forward.begin(), forward.end() - 2);  // all but the last page (size 2)
+  EXPECT_EQ(backward, expected);
+  Query no_cursor = Q("Patient", {});
+  no_cursor.direction = PageDirection::kBackward;
+  EXPECT_EQ(s_->Search(no_cursor).status().code(), "GM-STORE-030");
+}
+
+TEST_F(SearchJoinTest, ReindexReplacesIndexAndCompartments) {
+  Query by_code = Q("Observation", {Cl(Op::kTokenEq, "code", {Code("A")})});
+  Query new_code = Q("Observation", {Cl(Op::kTokenEq, "code", {Code("A2")})});
+  ASSERT_EQ(Find(by_code), (V{"ob1"}));
+  PutRequest re = MakePut("Observation", "ob1", 1, kT + 3,
+                          {Token("code", kLoinc, "A2"), Text("_content", "reindexed words")},
+                          {"pb"});
+  Status st = s_->Write([&](Txn& txn) { return txn.Reindex(re); });
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Find(by_code), (V{}));
+  EXPECT_EQ(Find(new_code), (V{"ob1"}));
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kText, "_content", {Code("reindex")})})), (V{"ob1"}));
+  EXPECT_EQ(Find(Q("Observation", {Cl(Op::kCompartment, "", {Code("pb")})})), (V{"ob1", "ob2"}));
+  EXPECT_EQ(Find(Q("Observation", {Missing("code-value-quantity", false)})), (V{}));
+  // The resource itself is unchanged: same version, same bytes.
+  auto read = s_->Read("Observation", "ob1");
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->version, 1);
+  EXPECT_EQ((*read)->json, Json("Observation", "ob1", 1));
+
+  // A stale version is a conflict that stages nothing and fails nothing.
+  PutRequest stale = re;
+  stale.resource.version = 7;
+  bool conflict = false;
+  st = s_->Write([&](Txn& txn) {
+    Status s = txn.Reindex(stale);
+    conflict = s.code() == "GM-STORE-012";
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(conflict);
+  EXPECT_EQ(Find(new_code), (V{"ob1"}));
+}
+
+// The plans of chains, _has, composites, :of-type and full text start from an
+// index: the only scans allowed are of the driver's own result (a subquery
+// "d..." or "s..."), and an FTS5 MATCH.
+TEST_F(SearchJoinTest, JoinPlansUseIndexes) {
+  const std::string v2 = "http://terminology.hl7.org/CodeSystem/v2-0203";
+  Query name = Q("Patient", {Cl(Op::kStringPrefix, "name", {Code("sorg")})});
+  Query ident = Q("Patient", {Cl(Op::kTokenEq, "identifier", {SysCode("urn:fnr", "456")})});
+  Query gp = Q("Practitioner", {Cl(Op::kStringPrefix, "name", {Code("dahl")})});
+  Query obs_a = Q("Observation", {Cl(Op::kTokenEq, "code", {Code("A")})});
+  Query report = Q("DiagnosticReport", {Cl(Op::kTokenEq, "code", {Code("PANEL")})});
+  Clause::Value cvq = Parts({Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "A")}),
+                             Cl(Op::kNumberRange, "value", {Qty(Cmp::kGt, 1, 2, "", "g")})});
+  std::vector<std::pair<std::string, Query>> shapes = {
+      {"chain", Q("Observation", {Sub(Op::kChain, "subject", name)})},
+      {"chain identifier", Q("Observation", {Sub(Op::kChain, "subject", ident)})},
+      {"chain two levels",
+       Q("Observation",
+         {Sub(Op::kChain, "subject", Q("Patient", {Sub(Op::kChain, "general-practitioner", gp)}))})},
+      {"chain as probe", Q("Observation", {Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "A")}),
+                                           Sub(Op::kChain, "subject", name)})},
+      {"has", Q("Patient", {Sub(Op::kHas, "subject", obs_a)})},
+      {"has nested",
+       Q("Patient", {Sub(Op::kHas, "subject", Q("Observation", {Sub(Op::kHas, "result", report)}))})},
+      {"has as probe", Q("Patient", {Cl(Op::kTokenEq, "identifier", {SysCode("urn:fnr", "123")}),
+                                     Sub(Op::kHas, "subject", obs_a)})},
+      {"list", Q("Patient", {Sub(Op::kHas, "item", Q("List", {Cl(Op::kId, "_id", {Code("l1")})}))})},
+      {"composite", Q("Observation", {Cl(Op::kComposite, "code-value-quantity", {cvq})})},
+      {"of-type", Q("Patient", {Cl(Op::kTokenOfType, "identifier:of-type",
+                                   {OfType(v2, "NH", "123")})})},
+      {"text", Q("Patient", {Cl(Op::kText, "_text", {Code("diab")})})},
+      {"text as probe", Q("Patient", {Cl(Op::kTokenEq, "identifier", {SysCode("urn:fnr", "123")}),
+                                      Cl(Op::kText, "_content", {Code("oslo")})})},
+  };
+  for (auto& [shape, q] : shapes) {
+    auto plan = s_->ExplainSearch(q);
+    ASSERT_TRUE(plan.ok()) << shape << ": " << plan.status().message();
+    ASSERT_FALSE(plan->empty()) << shape;
+    std::istringstream lines(*plan);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("SCAN ", 0) != 0) continue;
+      const bool driver_result = line.size() <= 8 && (line[5] == 'd' || line[5] == 's');
+      const bool fts = line.rfind("SCAN ft VIRTUAL TABLE INDEX 0:", 0) == 0 &&
+                       line.find('M') != std::string::npos;
+      EXPECT_TRUE(driver_result || fts) << shape << " has a full scan:\n" << *plan;
+    }
+    EXPECT_EQ(plan->find("SCAN r\n"), std::string::npos) << shape;
+    EXPECT_EQ(plan->find("SCAN t\n"), std::string::npos) << shape;
+  }
+  // The chain drives through the target index of idx_reference.
+  auto chain = s_->ExplainSearch(shapes[0].second);
+  ASSERT_TRUE(chain.ok());
+  EXPECT_NE(chain->find("idx_reference_target"), std::string::npos) << *chain;
+  // The identifier chain's nested driver is the identifier token index.
+  auto by_ident = s_->ExplainSearch(shapes[1].second);
+  ASSERT_TRUE(by_ident.ok());
+  EXPECT_NE(by_ident->find("idx_token"), std::string::npos) << *by_ident;
+  // _has drives from the referring resources' rows; as a probe it looks the
+  // target up by the reverse (target) index.
+  auto has = s_->ExplainSearch(shapes[4].second);
+  ASSERT_TRUE(has.ok());
+  EXPECT_NE(has->find("idx_reference_rid"), std::string::npos) << *has;
+  auto has_probe = s_->ExplainSearch(shapes[6].second);
+  ASSERT_TRUE(has_probe.ok());
+  EXPECT_NE(has_probe->find("idx_reference_target"), std::string::npos) << *has_probe;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,9 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // The server must not outlive a test that crashed: it would hold the
+    // test's output pipe open and hang ctest.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
@@ -130,9 +134,12 @@ std::string HttpResponse::header(const std::string& name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-json::Value HttpResponse::json() const {
-  auto v = json::Parse(body, json::ParseOptions{.max_depth = 1024});
-  return v.ok() ? std::move(v).value() : json::Value();
+const json::Value& HttpResponse::json() const {
+  if (!parsed_) {
+    auto v = json::Parse(body, json::ParseOptions{.max_depth = 1024});
+    parsed_ = std::make_shared<const json::Value>(v.ok() ? std::move(v).value() : json::Value());
+  }
+  return *parsed_;
 }
 
 struct HttpClient::Impl {

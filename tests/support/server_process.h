@@ -51,7 +51,12 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::string header(const std::string& name) const;
-  json::Value json() const;  // parsed body (null on failure)
+  // The parsed body (null on failure), parsed once and kept with the response,
+  // so references into it stay valid as long as the response does.
+  const json::Value& json() const;
+
+ private:
+  mutable std::shared_ptr<const json::Value> parsed_;
 };
 
 class HttpClient {

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -194,6 +195,31 @@ TEST(Invariants, StructureDefinitionNeedsBaseUnlessAbstract) {
                        "sdf-4", "StructureDefinition");
 }
 
+TEST(Invariants, MoreCommonConstraints) {
+  struct Case {
+    const char* key;
+    const char* resource;
+    const char* location;
+  };
+  const Case cases[] = {
+      {"att-1", R"({"resourceType":"Patient","photo":[{"data":"AAAA"}]})", "Patient.photo[0]"},
+      {"cpt-2", R"({"resourceType":"Patient","telecom":[{"value":"12345678"}]})",
+       "Patient.telecom[0]"},
+      {"org-1", R"({"resourceType":"Organization","active":true})", "Organization"},
+      {"grp-1", R"({"resourceType":"Group","type":"person","actual":false,
+          "member":[{"entity":{"reference":"Patient/1"}}]})",
+       "Group"},
+      {"mdd-1", R"({"resourceType":"MedicationDispense","status":"completed",
+          "medicationCodeableConcept":{"text":"x"},
+          "whenPrepared":"2020-01-02T10:00:00Z","whenHandedOver":"2020-01-01T10:00:00Z"})",
+       "MedicationDispense"},
+      {"cnt-3", R"({"resourceType":"Patient","extension":[{"url":"http://x",
+          "valueCount":{"value":1.5,"system":"http://unitsofmeasure.org","code":"1"}}]})",
+       "Patient.extension[0].value.ofType(Count)"},
+  };
+  for (const Case& c : cases) ExpectInvariantError(c.resource, c.key, c.location);
+}
+
 TEST(Invariants, BundleTotalOnlyForSearchAndHistory) {
   ExpectInvariantError(R"({"resourceType":"Bundle","type":"collection","total":3})", "bdl-1",
                        "Bundle");
@@ -221,6 +247,17 @@ TEST(Invariants, WarningsDoNotReject) {
   EXPECT_EQ(dom6[0].severity, Severity::kWarning);
   EXPECT_TRUE(dom6[0].text.starts_with("dom-6: ")) << dom6[0].text;
   EXPECT_EQ(dom6[0].expression, "Patient");
+}
+
+TEST(Invariants, ContainedResourcesNeedNoNarrative) {
+  json::Value r = J(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},
+      "contained":[{"resourceType":"Patient","id":"p1","active":true}],
+      "subject":{"reference":"#p1"}})");
+  ValidationResult result = ValidateWithInvariants(r);
+  EXPECT_TRUE(result.status.ok());
+  std::vector<Issue> dom6 = WithCode(result.warnings, "GM-VAL-041");
+  ASSERT_EQ(dom6.size(), 1u) << Describe(result.warnings);
+  EXPECT_EQ(dom6[0].expression, "Observation");
 }
 
 TEST(Invariants, ErrorsCarryWarningsToo) {
@@ -272,7 +309,7 @@ fhir::Model ModelWithPatientConstraints(
 TEST(Invariants, EngineFailuresAreWarningsNamingTheKey) {
   fhir::Model model = ModelWithPatientConstraints({
       {"tst-1", "error", "name.exists() or ("},  // does not compile
-      {"tst-2", "error", "name | telecom"},       // two items: not a singleton Boolean
+      {"tst-2", "error", "name | telecom"},      // two items: not a singleton Boolean
       {"tst-3", "error", "name.exists()"},       // holds
   });
   auto checker = std::make_shared<const InvariantChecker>(InvariantOptions{.model = &model});
@@ -294,9 +331,10 @@ TEST(Invariants, EngineFailuresAreWarningsNamingTheKey) {
 }
 
 TEST(Invariants, WorkLimitIsAWarning) {
-  fhir::Model model = ModelWithPatientConstraints({{"tst-4", "error", "descendants().count() < 0"}});
-  auto checker = std::make_shared<const InvariantChecker>(
-      InvariantOptions{.model = &model, .max_steps = 10});
+  fhir::Model model =
+      ModelWithPatientConstraints({{"tst-4", "error", "descendants().count() < 0"}});
+  auto checker =
+      std::make_shared<const InvariantChecker>(InvariantOptions{.model = &model, .max_steps = 10});
   json::Value r = J(R"({"resourceType":"Patient","name":[{"family":"A","given":["B","C","D"]},
       {"family":"E","given":["F","G","H"]}]})");
   ValidationResult result = ValidateWithInvariants(r, {.model = &model, .checker = checker});
@@ -326,9 +364,7 @@ TEST(Invariants, WarningsAreCapped) {
   fhir::Model model = ModelWithPatientConstraints({});
   auto checker = std::make_shared<const InvariantChecker>(
       InvariantOptions{.model = &model, .max_warnings = 3});
-  // Six contained patients without narrative: dom-6 on the container only
-  // (contained resources are exempt), org-3-like warnings do not exist, so
-  // use a Bundle of patients without narrative: one dom-6 warning each.
+  // A Bundle of six patients without narrative: one dom-6 warning each.
   std::string bundle = R"({"resourceType":"Bundle","type":"collection","entry":[)";
   for (int i = 0; i < 6; ++i) {
     if (i > 0) bundle += ",";

@@ -41,6 +41,10 @@ const char* TableOf(Kind k) {
       return "idx_reference";
     case Kind::kUri:
       return "idx_uri";
+    case Kind::kComposite:
+      return "idx_composite";
+    case Kind::kText:
+      return "idx_text";
   }
   return "idx_token";
 }
@@ -73,6 +77,13 @@ std::string JoinOr(const std::vector<std::string>& terms) {
   return s;
 }
 
+std::string JoinAnd(const std::vector<std::string>& terms) {
+  if (terms.empty()) return "1";
+  std::string s;
+  for (const std::string& t : terms) s += (s.empty() ? "(" : " AND (") + t + ")";
+  return s;
+}
+
 // One index table restricted to some pids, with alternative conditions on alias t.
 struct Part {
   std::string table;
@@ -80,14 +91,29 @@ struct Part {
   std::vector<std::string> branches;
 };
 
-// A clause compiled to SQL.
+// A clause compiled to SQL over a scope's resource alias.
 struct CompiledClause {
   bool never = false;   // cannot match
   bool always = false;  // imposes nothing
   int priority = kNoDriver;
-  bool resource_level = false;  // pred is on r's own columns (usable as driver via its index)
-  std::vector<Part> parts;      // index-driven clauses
-  std::string pred;             // boolean expression over alias r
+  bool resource_level = false;  // pred is on the alias's own columns (driver via its index)
+  std::string driver;           // SELECT of distinct candidate rids (column rid), or ""
+  std::string pred;             // boolean expression over the scope alias
+};
+
+// The resources one (possibly nested) query ranges over.
+struct Scope {
+  std::string alias;               // "r" at the top, "r1", "r2" ... nested
+  std::vector<std::string> types;  // sorted, unique; empty = every type
+  int depth = 0;
+};
+
+// A query's clauses compiled over a scope; `driver` indexes the chosen driver.
+struct Filter {
+  bool never = false;
+  std::vector<CompiledClause> clauses;
+  size_t driver = std::string::npos;
+  int priority = kNoDriver;
 };
 
 struct ParamPid {
@@ -96,51 +122,164 @@ struct ParamPid {
   Kind kind;
 };
 
-class Compiler {
- public:
-  Compiler(Connection& c, const Query& q, int64_t now_us) : c_(c), q_(q), now_us_(now_us) {
-    if (!q.type.empty()) {
-      types_.push_back(q.type);
-    } else {
-      types_ = q.types;
-      std::sort(types_.begin(), types_.end());
-      types_.erase(std::unique(types_.begin(), types_.end()), types_.end());
+std::string ExistsPred(const Part& part, bool negate, const std::string& alias) {
+  std::string s = negate ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ";
+  s += part.table + " AS t WHERE t.rid = " + alias + ".rid";
+  if (!part.pid_cond.empty()) s += " AND " + part.pid_cond;
+  if (!part.branches.empty()) s += " AND (" + JoinOr(part.branches) + ")";
+  return s + ")";
+}
+
+std::string DriverSql(const std::vector<Part>& parts) {
+  size_t n = 0;
+  for (const Part& part : parts) n += part.branches.size();
+  auto select = [](const Part& part, bool distinct, const std::string& cond) {
+    std::string s = distinct ? "SELECT DISTINCT t.rid AS rid FROM " : "SELECT t.rid AS rid FROM ";
+    s += part.table + " AS t WHERE ";
+    if (!part.pid_cond.empty()) s += part.pid_cond + " AND ";
+    return s + "(" + cond + ")";
+  };
+  if (n == 1) {
+    for (const Part& part : parts) {
+      if (!part.branches.empty()) return select(part, true, part.branches[0]);
     }
   }
+  std::string sql;
+  for (const Part& part : parts) {
+    if (n > kMaxUnionBranches) {
+      sql += (sql.empty() ? "" : " UNION ") + select(part, false, JoinOr(part.branches));
+      continue;
+    }
+    for (const std::string& b : part.branches) {
+      sql += (sql.empty() ? "" : " UNION ") + select(part, false, b);
+    }
+  }
+  return sql;
+}
 
-  Result<CompiledQuery> Compile(size_t limit);
+// Splits "Type/id" (one slash, no scheme) into its parts.
+bool SplitLocalReference(const std::string& ref, std::string& type, std::string& id) {
+  size_t slash = ref.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == ref.size()) return false;
+  if (ref.find('/', slash + 1) != std::string::npos || ref.find(':') != std::string::npos) {
+    return false;
+  }
+  type = ref.substr(0, slash);
+  id = ref.substr(slash + 1);
+  return true;
+}
+
+// An FTS5 query: every word must begin a word of the column's text; values OR.
+// Words are quoted (a quote inside is doubled), so no FTS5 syntax gets through.
+std::optional<std::string> FtsMatch(const std::string& column,
+                                    const std::vector<Clause::Value>& values) {
+  std::vector<std::string> alternatives;
+  for (const Clause::Value& v : values) {
+    std::vector<std::string> words;
+    std::string word;
+    auto flush = [&] {
+      if (word.empty()) return;
+      std::string quoted = "\"";
+      for (char ch : word) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      words.push_back(quoted + "\"*");
+      word.clear();
+    };
+    for (char ch : v.code) {
+      if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+        flush();
+      } else {
+        word += ch;
+      }
+    }
+    flush();
+    if (words.empty()) continue;
+    std::string conj;
+    for (const std::string& w : words) conj += (conj.empty() ? "" : " AND ") + w;
+    alternatives.push_back("(" + conj + ")");
+  }
+  if (alternatives.empty()) return std::nullopt;
+  std::string m;
+  for (const std::string& a : alternatives) m += (m.empty() ? "" : " OR ") + a;
+  return column + " : (" + m + ")";
+}
+
+class Compiler {
+ public:
+  Compiler(Connection& c, int64_t now_us) : c_(c), now_us_(now_us) {}
+
+  Result<CompiledQuery> Page(const Query& q, size_t limit);
+  Result<CompiledQuery> Count(const Query& q, int64_t at_most);
 
  private:
-  Result<std::vector<ParamPid>> Pids(const std::string& param);
-  // "t.pid IN (...)" over the pids of `param` with one of `kinds`; nullopt if none.
-  Result<std::optional<std::pair<Kind, std::string>>> PidCond(const std::string& param, Kind kind);
-  Result<CompiledClause> CompileClause(const Clause& cl);
-  Result<std::vector<std::string>> ValueBranches(const Clause& cl, Kind kind,
-                                                 const Clause::Value& v);
-  std::vector<std::string> DateBranches(const std::string& b, const std::string& e,
-                                        const Clause::Value& v);
-  std::string PointDatePred(const std::string& col, const Clause::Value& v);
-  std::vector<std::string> NumberBranches(const Clause::Value& v);
-  std::string TypeFilter();
-  Status AddSortKeys();
-
   struct Key {
     std::string expr;
     bool desc = false;
     bool nullable = false;
   };
+  struct Source {
+    std::string from;
+    std::vector<std::string> where;
+  };
+
+  Scope TopScope(const Query& q) const;
+  Scope SubScope(const Query& sub, const Scope& parent);
+  Result<std::vector<ParamPid>> Pids(const std::string& param, const std::vector<std::string>& types);
+  // "t.pid IN (...)" over the pids of `param` of `kind` within `types`; "" if none.
+  Result<std::string> PidCond(const std::string& param, Kind kind,
+                              const std::vector<std::string>& types);
+  Result<Filter> CompileFilter(const Query& q, const Scope& s);
+  Result<CompiledClause> CompileClause(const Clause& cl, const Scope& s);
+  Result<CompiledClause> CompileChain(const Clause& cl, const Scope& s);
+  Result<CompiledClause> CompileHas(const Clause& cl, const Scope& s);
+  Result<CompiledClause> CompileComposite(const Clause& cl, const Scope& s);
+  Result<CompiledClause> CompileText(const Clause& cl, const Scope& s);
+  Result<std::vector<std::string>> ValueBranches(const Clause& cl, Kind kind,
+                                                 const Clause::Value& v);
+  Result<std::string> SlotCondition(const std::string& param, const Clause& component, int slot);
+  std::vector<std::string> DateBranches(const std::string& b, const std::string& e,
+                                        const Clause::Value& v);
+  std::string PointDatePred(const std::string& col, const Clause::Value& v);
+  std::vector<std::string> NumberBranches(const std::string& val, const std::string& lo,
+                                          const std::string& hi, const Clause::Value& v);
+  std::string TypeFilter(const Scope& s);
+  // FROM and WHERE selecting the scope's matching resources: through the
+  // driver if there is one (all_preds: also repeat the driver's own predicate).
+  Source SourceOf(const Filter& f, const Scope& s, bool use_driver);
+  Status AddSortKeys(const Query& q, const Scope& s);
 
   Connection& c_;
-  const Query& q_;
   int64_t now_us_;
-  std::vector<std::string> types_;
   Params p_;
   std::map<std::string, std::vector<ParamPid>> pid_cache_;
   std::vector<Key> keys_;
+  int next_alias_ = 0;
 };
 
-Result<std::vector<ParamPid>> Compiler::Pids(const std::string& param) {
-  auto it = pid_cache_.find(param);
+Scope Compiler::TopScope(const Query& q) const {
+  Scope s;
+  s.alias = "r";
+  if (!q.type.empty()) {
+    s.types.push_back(q.type);
+  } else {
+    s.types = q.types;
+    std::sort(s.types.begin(), s.types.end());
+    s.types.erase(std::unique(s.types.begin(), s.types.end()), s.types.end());
+  }
+  return s;
+}
+
+Scope Compiler::SubScope(const Query& sub, const Scope& parent) {
+  Scope s = TopScope(sub);
+  s.alias = "r" + std::to_string(++next_alias_);
+  s.depth = parent.depth + 1;
+  return s;
+}
+
+Result<std::vector<ParamPid>> Compiler::Pids(const std::string& param,
+                                             const std::vector<std::string>& types) {
+  std::string key = param;
+  for (const std::string& t : types) key += "\x1f" + t;
+  auto it = pid_cache_.find(key);
   if (it != pid_cache_.end()) return it->second;
   GM_ASSIGN_OR_RETURN(Statement st,
                       c_.Prepare("SELECT pid, type, kind FROM search_param WHERE param = ?1"));
@@ -150,32 +289,25 @@ Result<std::vector<ParamPid>> Compiler::Pids(const std::string& param) {
     GM_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     std::string type = st.Text(1);
-    if (!types_.empty() && !std::binary_search(types_.begin(), types_.end(), type)) continue;
+    if (!types.empty() && !std::binary_search(types.begin(), types.end(), type)) continue;
     out.push_back({st.Int(0), std::move(type), Kind(st.Int(2))});
   }
-  pid_cache_[param] = out;
+  pid_cache_[key] = out;
   return out;
 }
 
-Result<std::optional<std::pair<Kind, std::string>>> Compiler::PidCond(const std::string& param,
-                                                                      Kind kind) {
-  GM_ASSIGN_OR_RETURN(std::vector<ParamPid> pids, Pids(param));
+Result<std::string> Compiler::PidCond(const std::string& param, Kind kind,
+                                      const std::vector<std::string>& types) {
+  GM_ASSIGN_OR_RETURN(std::vector<ParamPid> pids, Pids(param, types));
   std::vector<std::string> placeholders;
   for (const ParamPid& pp : pids) {
     if (pp.kind == kind) placeholders.push_back(p_.AddInt(pp.pid));
   }
-  if (placeholders.empty()) return std::optional<std::pair<Kind, std::string>>();
-  std::string cond;
-  if (placeholders.size() == 1) {
-    cond = "t.pid = " + placeholders[0];
-  } else {
-    cond = "t.pid IN (";
-    for (size_t i = 0; i < placeholders.size(); ++i) {
-      cond += (i ? "," : "") + placeholders[i];
-    }
-    cond += ")";
-  }
-  return std::optional<std::pair<Kind, std::string>>(std::make_pair(kind, cond));
+  if (placeholders.empty()) return std::string();
+  if (placeholders.size() == 1) return "t.pid = " + placeholders[0];
+  std::string cond = "t.pid IN (";
+  for (size_t i = 0; i < placeholders.size(); ++i) cond += (i ? "," : "") + placeholders[i];
+  return cond + ")";
 }
 
 std::vector<std::string> Compiler::DateBranches(const std::string& b, const std::string& e,
@@ -247,53 +379,43 @@ std::string Compiler::PointDatePred(const std::string& col, const Clause::Value&
   return "0";
 }
 
-std::vector<std::string> Compiler::NumberBranches(const Clause::Value& v) {
+std::vector<std::string> Compiler::NumberBranches(const std::string& val, const std::string& lo_c,
+                                                  const std::string& hi_c,
+                                                  const Clause::Value& v) {
   const double q = (v.lo + v.hi) / 2;
   switch (v.cmp) {
     case Cmp::kEq: {
       const std::string lo = p_.AddReal(v.lo), hi = p_.AddReal(v.hi);
-      return {"t.val >= " + lo + " AND t.val <= " + hi + " AND t.lo >= " + lo +
-              " AND t.hi <= " + hi};
+      return {val + " >= " + lo + " AND " + val + " <= " + hi + " AND " + lo_c + " >= " + lo +
+              " AND " + hi_c + " <= " + hi};
     }
     case Cmp::kNe: {
       const std::string lo = p_.AddReal(v.lo), hi = p_.AddReal(v.hi);
-      return {"t.lo < " + lo, "t.hi > " + hi};
+      return {lo_c + " < " + lo, hi_c + " > " + hi};
     }
     case Cmp::kGt:
-      return {"t.val > " + p_.AddReal(q)};
+      return {val + " > " + p_.AddReal(q)};
     case Cmp::kLt:
-      return {"t.val < " + p_.AddReal(q)};
+      return {val + " < " + p_.AddReal(q)};
     case Cmp::kGe:
-      return {"t.val >= " + p_.AddReal(q)};
+      return {val + " >= " + p_.AddReal(q)};
     case Cmp::kLe:
-      return {"t.val <= " + p_.AddReal(q)};
+      return {val + " <= " + p_.AddReal(q)};
     case Cmp::kSa: {
       const std::string hi = p_.AddReal(v.hi);
-      return {"t.val >= " + hi + " AND t.lo >= " + hi};
+      return {val + " >= " + hi + " AND " + lo_c + " >= " + hi};
     }
     case Cmp::kEb: {
       const std::string lo = p_.AddReal(v.lo);
-      return {"t.val <= " + lo + " AND t.hi <= " + lo};
+      return {val + " <= " + lo + " AND " + hi_c + " <= " + lo};
     }
     case Cmp::kAp: {
       const double d = std::fabs(q) / 10;
-      return {"t.val >= " + p_.AddReal(std::min(v.lo, q - d)) +
-              " AND t.val <= " + p_.AddReal(std::max(v.hi, q + d))};
+      return {val + " >= " + p_.AddReal(std::min(v.lo, q - d)) + " AND " + val +
+              " <= " + p_.AddReal(std::max(v.hi, q + d))};
     }
   }
   return {"0"};
-}
-
-// Splits "Type/id" (one slash, no scheme) into its parts.
-bool SplitLocalReference(const std::string& ref, std::string& type, std::string& id) {
-  size_t slash = ref.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == ref.size()) return false;
-  if (ref.find('/', slash + 1) != std::string::npos || ref.find(':') != std::string::npos) {
-    return false;
-  }
-  type = ref.substr(0, slash);
-  id = ref.substr(slash + 1);
-  return true;
 }
 
 Result<std::vector<std::string>> Compiler::ValueBranches(const Clause& cl, Kind kind,
@@ -304,6 +426,14 @@ Result<std::vector<std::string>> Compiler::ValueBranches(const Clause& cl, Kind 
         if (v.code.empty()) return std::vector<std::string>{"t.text <> ''"};
         return std::vector<std::string>{"t.text <> '' AND t.text >= " + p_.AddText(v.code) +
                                         " AND t.text < " + p_.AddText(PrefixEnd(v.code))};
+      }
+      if (cl.op == Op::kTokenOfType) {
+        if (v.code.empty() || v.text.empty()) {
+          return BadClause(cl.param, ":of-type needs a type code and a value");
+        }
+        return std::vector<std::string>{"t.code = " + p_.AddText(v.code) +
+                                        " AND t.system = " + p_.AddText(v.system) +
+                                        " AND t.text = " + p_.AddText(v.text)};
       }
       const bool sys = v.system_given || !v.system.empty();
       if (!v.code.empty()) {
@@ -329,9 +459,9 @@ Result<std::vector<std::string>> Compiler::ValueBranches(const Clause& cl, Kind 
       return DateBranches("t.b", "t.e", v);
     case Kind::kNumber:
       if (!v.code.empty()) return std::vector<std::string>{};  // a unit never matches a number
-      return NumberBranches(v);
+      return NumberBranches("t.val", "t.lo", "t.hi", v);
     case Kind::kQuantity: {
-      std::vector<std::string> out = NumberBranches(v);
+      std::vector<std::string> out = NumberBranches("t.val", "t.lo", "t.hi", v);
       std::string unit;
       if (!v.code.empty()) {
         unit = "t.code = " + p_.AddText(v.code);
@@ -377,34 +507,205 @@ Result<std::vector<std::string>> Compiler::ValueBranches(const Clause& cl, Kind 
         return std::vector<std::string>{in + ")"};
       }
       return std::vector<std::string>{"t.uri = " + p_.AddText(v.code)};
+    case Kind::kComposite:
+    case Kind::kText:
+      break;
   }
   return std::vector<std::string>{};
 }
 
-std::string Compiler::TypeFilter() {
-  if (types_.empty()) return "";
-  if (types_.size() == 1) return "r.type = " + p_.AddText(types_[0]);
-  std::string s = "r.type IN (";
-  for (size_t i = 0; i < types_.size(); ++i) s += (i ? "," : "") + p_.AddText(types_[i]);
-  return s + ")";
+// One component's condition on slot `slot` of idx_composite (columns s, c,
+// lo, hi, v, b, e with the slot number appended): token system/code, string
+// folded text in c, reference type/id (or url) in s/c, uri in c, number and
+// quantity ranges (quantity unit system/code in s/c), date ranges in b/e.
+Result<std::string> Compiler::SlotCondition(const std::string& param, const Clause& comp,
+                                            int slot) {
+  if (comp.any_of.size() != 1) return BadClause(param, "a composite component takes one value");
+  const Clause::Value& v = comp.any_of[0];
+  const std::string n = std::to_string(slot);
+  const std::string s = "t.s" + n, c = "t.c" + n;
+  switch (comp.op) {
+    case Op::kTokenEq: {
+      const bool sys = v.system_given || !v.system.empty();
+      if (!v.code.empty()) {
+        std::string b = c + " = " + p_.AddText(v.code);
+        if (sys) b += " AND " + s + " = " + p_.AddText(v.system);
+        return b;
+      }
+      if (sys) return s + " = " + p_.AddText(v.system);
+      return BadClause(param, "a token component needs a code or a system");
+    }
+    case Op::kStringPrefix:
+      return c + " >= " + p_.AddText(v.code) + " AND " + c + " < " + p_.AddText(PrefixEnd(v.code));
+    case Op::kStringExact:
+      return c + " = " + p_.AddText(v.code);
+    case Op::kStringContains:
+      return "instr(" + c + ", " + p_.AddText(v.code) + ") > 0";
+    case Op::kDateRange:
+      return "(" + JoinOr(DateBranches("t.b" + n, "t.e" + n, v)) + ")";
+    case Op::kNumberRange: {
+      std::string unit;
+      if (!v.code.empty()) {
+        unit = c + " = " + p_.AddText(v.code) + " AND ";
+        if (v.system_given || !v.system.empty()) unit += s + " = " + p_.AddText(v.system) + " AND ";
+      } else if (!v.system.empty()) {
+        unit = s + " = " + p_.AddText(v.system) + " AND ";
+      }
+      return unit + "(" + JoinOr(NumberBranches("t.v" + n, "t.lo" + n, "t.hi" + n, v)) + ")";
+    }
+    case Op::kReference: {
+      if (v.code.empty()) return BadClause(param, "a reference component needs a target");
+      std::string type = v.system, id = v.code;
+      if (v.code.find(':') != std::string::npos || v.code.find('/') != std::string::npos) {
+        if (!SplitLocalReference(v.code, type, id)) return c + " = " + p_.AddText(v.code);
+        if (!v.system.empty() && v.system != type) return std::string("0");
+      }
+      std::string b = c + " = " + p_.AddText(id);
+      if (!type.empty()) b += " AND " + s + " = " + p_.AddText(type);
+      return b;
+    }
+    case Op::kUriEq:
+      return c + " = " + p_.AddText(v.code);
+    default:
+      return BadClause(param, "unsupported composite component");
+  }
 }
 
-std::string ExistsPred(const Part& part, bool negate) {
-  std::string s = negate ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ";
-  s += part.table + " AS t WHERE t.rid = r.rid";
-  if (!part.pid_cond.empty()) s += " AND " + part.pid_cond;
-  if (!part.branches.empty()) s += " AND (" + JoinOr(part.branches) + ")";
-  return s + ")";
+std::string Compiler::TypeFilter(const Scope& s) {
+  if (s.types.empty()) return "";
+  if (s.types.size() == 1) return s.alias + ".type = " + p_.AddText(s.types[0]);
+  std::string f = s.alias + ".type IN (";
+  for (size_t i = 0; i < s.types.size(); ++i) f += (i ? "," : "") + p_.AddText(s.types[i]);
+  return f + ")";
 }
 
-Result<CompiledClause> Compiler::CompileClause(const Clause& cl) {
+Result<CompiledClause> Compiler::CompileChain(const Clause& cl, const Scope& s) {
   CompiledClause out;
+  if (!cl.sub) return BadClause(cl.param, "a chain needs a nested query");
+  Scope sub = SubScope(*cl.sub, s);
+  if (sub.depth > kMaxNesting) return BadClause(cl.param, "chains nest too deeply");
+  GM_ASSIGN_OR_RETURN(std::string pid, PidCond(cl.param, Kind::kReference, s.types));
+  if (pid.empty()) {
+    out.never = true;
+    return out;
+  }
+  GM_ASSIGN_OR_RETURN(Filter f, CompileFilter(*cl.sub, sub));
+  if (f.never) {
+    out.never = true;
+    return out;
+  }
+  const std::string& a = sub.alias;
+  Source probe = SourceOf(f, sub, false);
+  out.pred = "EXISTS (SELECT 1 FROM idx_reference AS t CROSS JOIN resource AS " + a +
+             " WHERE t.rid = " + s.alias + ".rid AND " + pid + " AND " + a + ".type = t.ttype AND " +
+             a + ".id = t.tid";
+  for (const std::string& w : probe.where) out.pred += " AND " + w;
+  out.pred += ")";
+  if (f.priority < kNoDriver) {
+    Source src = SourceOf(f, sub, true);
+    GM_ASSIGN_OR_RETURN(std::string pid2, PidCond(cl.param, Kind::kReference, s.types));
+    const std::string sa = "s" + a.substr(1);
+    out.driver = "SELECT DISTINCT t.rid AS rid FROM (SELECT " + a + ".type AS type, " + a +
+                 ".id AS id FROM " + src.from + " WHERE " + JoinAnd(src.where) + ") AS " + sa +
+                 " CROSS JOIN idx_reference AS t WHERE t.tid = " + sa + ".id AND t.ttype = " + sa +
+                 ".type AND " + pid2;
+    out.priority = f.priority;
+  }
+  return out;
+}
+
+Result<CompiledClause> Compiler::CompileHas(const Clause& cl, const Scope& s) {
+  CompiledClause out;
+  if (!cl.sub) return BadClause(cl.param, "_has needs a nested query");
+  Scope sub = SubScope(*cl.sub, s);
+  if (sub.depth > kMaxNesting) return BadClause(cl.param, "_has nests too deeply");
+  GM_ASSIGN_OR_RETURN(std::string pid, PidCond(cl.param, Kind::kReference, sub.types));
+  if (pid.empty()) {
+    out.never = true;
+    return out;
+  }
+  GM_ASSIGN_OR_RETURN(Filter f, CompileFilter(*cl.sub, sub));
+  if (f.never) {
+    out.never = true;
+    return out;
+  }
+  const std::string& a = sub.alias;
+  Source probe = SourceOf(f, sub, false);
+  out.pred = "EXISTS (SELECT 1 FROM idx_reference AS t CROSS JOIN resource AS " + a +
+             " WHERE t.tid = " + s.alias + ".id AND t.ttype = " + s.alias + ".type AND " + pid +
+             " AND " + a + ".rid = t.rid";
+  for (const std::string& w : probe.where) out.pred += " AND " + w;
+  out.pred += ")";
+  if (f.priority < kNoDriver) {
+    Source src = SourceOf(f, sub, true);
+    GM_ASSIGN_OR_RETURN(std::string pid2, PidCond(cl.param, Kind::kReference, sub.types));
+    const std::string sa = "s" + a.substr(1), xa = "x" + a.substr(1);
+    out.driver = "SELECT DISTINCT " + xa + ".rid AS rid FROM (SELECT " + a + ".rid AS rid FROM " +
+                 src.from + " WHERE " + JoinAnd(src.where) + ") AS " + sa +
+                 " CROSS JOIN idx_reference AS t CROSS JOIN resource AS " + xa + " WHERE t.rid = " +
+                 sa + ".rid AND " + pid2 + " AND " + xa + ".type = t.ttype AND " + xa +
+                 ".id = t.tid";
+    out.priority = f.priority;
+  }
+  return out;
+}
+
+Result<CompiledClause> Compiler::CompileComposite(const Clause& cl, const Scope& s) {
+  CompiledClause out;
+  if (cl.any_of.empty()) return BadClause(cl.param, "no value");
+  GM_ASSIGN_OR_RETURN(std::string pid, PidCond(cl.param, Kind::kComposite, s.types));
+  if (pid.empty()) {
+    out.never = true;
+    return out;
+  }
+  Part part{"idx_composite", pid, {}};
+  bool keyed = true;
+  for (const Clause::Value& v : cl.any_of) {
+    if (v.components.empty() || v.components.size() > kMaxCompositeComponents) {
+      return BadClause(cl.param, "a composite value needs one value per component");
+    }
+    std::vector<std::string> conds;
+    for (size_t i = 0; i < v.components.size(); ++i) {
+      GM_ASSIGN_OR_RETURN(std::string cond, SlotCondition(cl.param, v.components[i], int(i + 1)));
+      conds.push_back(std::move(cond));
+    }
+    const Clause& first = v.components[0];
+    if (first.op != Op::kTokenEq || first.any_of.empty() || first.any_of[0].code.empty()) {
+      keyed = false;
+    }
+    part.branches.push_back(JoinAnd(conds));
+  }
+  out.pred = ExistsPred(part, false, s.alias);
+  out.driver = DriverSql({part});
+  out.priority = keyed ? 3 : 7;
+  return out;
+}
+
+Result<CompiledClause> Compiler::CompileText(const Clause& cl, const Scope& s) {
+  CompiledClause out;
+  if (cl.param != "_text" && cl.param != "_content") {
+    return BadClause(cl.param, "full text is indexed for _text and _content only");
+  }
+  std::optional<std::string> match =
+      FtsMatch(cl.param == "_text" ? "narrative" : "content", cl.any_of);
+  if (!match) return BadClause(cl.param, "no words to search for");
+  out.driver = "SELECT ft.rowid AS rid FROM idx_text AS ft WHERE ft.idx_text MATCH " +
+               p_.AddText(*match);
+  out.pred = "EXISTS (SELECT 1 FROM idx_text AS ft WHERE ft.rowid = " + s.alias +
+             ".rid AND ft.idx_text MATCH " + p_.AddText(*match) + ")";
+  out.priority = 4;
+  return out;
+}
+
+Result<CompiledClause> Compiler::CompileClause(const Clause& cl, const Scope& s) {
+  CompiledClause out;
+  const std::string& a = s.alias;
   switch (cl.op) {
     case Op::kId: {
       if (cl.any_of.empty()) return BadClause("_id", "no value");
       out.resource_level = true;
       out.priority = 0;
-      out.pred = "r.id IN (";
+      out.pred = a + ".id IN (";
       for (size_t i = 0; i < cl.any_of.size(); ++i) {
         out.pred += (i ? "," : "") + p_.AddText(cl.any_of[i].code);
       }
@@ -416,39 +717,50 @@ Result<CompiledClause> Compiler::CompileClause(const Clause& cl) {
       out.resource_level = true;
       out.priority = 8;
       std::vector<std::string> terms;
-      for (const Clause::Value& v : cl.any_of)
-        terms.push_back(PointDatePred("r.last_updated_us", v));
+      for (const Clause::Value& v : cl.any_of) {
+        terms.push_back(PointDatePred(a + ".last_updated_us", v));
+      }
       out.pred = "(" + JoinOr(terms) + ")";
       return out;
     }
     case Op::kCompartment: {
       if (cl.any_of.empty()) return BadClause("_compartment", "no patient");
       Part part{"compartment", "", {}};
-      for (const Clause::Value& v : cl.any_of)
+      for (const Clause::Value& v : cl.any_of) {
         part.branches.push_back("t.patient = " + p_.AddText(v.code));
+      }
       out.priority = 2;
-      out.pred = ExistsPred(part, false);
-      out.parts.push_back(std::move(part));
+      out.pred = ExistsPred(part, false, a);
+      out.driver = DriverSql({part});
       return out;
     }
     case Op::kMissing: {
-      GM_ASSIGN_OR_RETURN(std::vector<ParamPid> pids, Pids(cl.param));
+      GM_ASSIGN_OR_RETURN(std::vector<ParamPid> pids, Pids(cl.param, s.types));
       std::vector<Kind> kinds;
       for (const ParamPid& pp : pids) {
         if (std::find(kinds.begin(), kinds.end(), pp.kind) == kinds.end()) kinds.push_back(pp.kind);
       }
+      kinds.erase(std::remove(kinds.begin(), kinds.end(), Kind::kText), kinds.end());
       if (kinds.empty()) {
         (cl.bool_value ? out.always : out.never) = true;
         return out;
       }
       std::vector<std::string> exists;
       for (Kind k : kinds) {
-        GM_ASSIGN_OR_RETURN(auto cond, PidCond(cl.param, k));
-        exists.push_back(ExistsPred(Part{TableOf(k), cond->second, {}}, false));
+        GM_ASSIGN_OR_RETURN(std::string cond, PidCond(cl.param, k, s.types));
+        exists.push_back(ExistsPred(Part{TableOf(k), cond, {}}, false, a));
       }
       out.pred = (cl.bool_value ? "NOT (" : "(") + JoinOr(exists) + ")";
       return out;
     }
+    case Op::kChain:
+      return CompileChain(cl, s);
+    case Op::kHas:
+      return CompileHas(cl, s);
+    case Op::kComposite:
+      return CompileComposite(cl, s);
+    case Op::kText:
+      return CompileText(cl, s);
     default:
       break;
   }
@@ -459,6 +771,7 @@ Result<CompiledClause> Compiler::CompileClause(const Clause& cl) {
     case Op::kTokenEq:
     case Op::kTokenNot:
     case Op::kTokenText:
+    case Op::kTokenOfType:
       kinds = {Kind::kToken};
       break;
     case Op::kStringPrefix:
@@ -479,32 +792,33 @@ Result<CompiledClause> Compiler::CompileClause(const Clause& cl) {
       kinds = {Kind::kUri};
       break;
   }
+  std::vector<Part> parts;
   for (Kind k : kinds) {
-    GM_ASSIGN_OR_RETURN(auto cond, PidCond(cl.param, k));
-    if (!cond) continue;
-    Part part{TableOf(k), cond->second, {}};
+    GM_ASSIGN_OR_RETURN(std::string cond, PidCond(cl.param, k, s.types));
+    if (cond.empty()) continue;
+    Part part{TableOf(k), cond, {}};
     for (const Clause::Value& v : cl.any_of) {
       GM_ASSIGN_OR_RETURN(std::vector<std::string> b, ValueBranches(cl, k, v));
       part.branches.insert(part.branches.end(), b.begin(), b.end());
     }
-    if (!part.branches.empty()) out.parts.push_back(std::move(part));
+    if (!part.branches.empty()) parts.push_back(std::move(part));
   }
   if (cl.op == Op::kTokenNot) {
-    if (out.parts.empty()) {
+    if (parts.empty()) {
       out.always = true;
     } else {
-      out.pred = ExistsPred(out.parts[0], true);
-      out.parts.clear();
+      out.pred = ExistsPred(parts[0], true, a);
     }
     return out;
   }
-  if (out.parts.empty()) {
+  if (parts.empty()) {
     out.never = true;
     return out;
   }
   std::vector<std::string> exists;
-  for (const Part& part : out.parts) exists.push_back(ExistsPred(part, false));
+  for (const Part& part : parts) exists.push_back(ExistsPred(part, false, a));
   out.pred = "(" + JoinOr(exists) + ")";
+  out.driver = DriverSql(parts);
 
   auto all_eq = [&] {
     return std::all_of(cl.any_of.begin(), cl.any_of.end(),
@@ -523,6 +837,7 @@ Result<CompiledClause> Compiler::CompileClause(const Clause& cl) {
       break;
     case Op::kUriEq:
     case Op::kStringExact:
+    case Op::kTokenOfType:
       out.priority = 3;
       break;
     case Op::kStringPrefix:
@@ -546,31 +861,51 @@ Result<CompiledClause> Compiler::CompileClause(const Clause& cl) {
   return out;
 }
 
-std::string DriverSql(const std::vector<Part>& parts) {
-  size_t n = 0;
-  for (const Part& part : parts) n += part.branches.size();
-  auto select = [](const Part& part, bool distinct, const std::string& cond) {
-    std::string s = distinct ? "SELECT DISTINCT t.rid FROM " : "SELECT t.rid FROM ";
-    s += part.table + " AS t WHERE ";
-    if (!part.pid_cond.empty()) s += part.pid_cond + " AND ";
-    return s + "(" + cond + ")";
-  };
-  if (n == 1) return select(parts[0], true, parts[0].branches[0]);
-  std::string sql;
-  for (const Part& part : parts) {
-    if (n > kMaxUnionBranches) {
-      sql += (sql.empty() ? "" : " UNION ") + select(part, false, JoinOr(part.branches));
-      continue;
+Result<Filter> Compiler::CompileFilter(const Query& q, const Scope& s) {
+  Filter f;
+  for (const Clause& cl : q.clauses) {
+    GM_ASSIGN_OR_RETURN(CompiledClause cc, CompileClause(cl, s));
+    if (cc.never) {
+      f.never = true;
+      return f;
     }
-    for (const std::string& b : part.branches) {
-      sql += (sql.empty() ? "" : " UNION ") + select(part, false, b);
+    if (!cc.always) f.clauses.push_back(std::move(cc));
+  }
+  for (size_t i = 0; i < f.clauses.size(); ++i) {
+    const CompiledClause& cc = f.clauses[i];
+    if (cc.driver.empty() && !cc.resource_level) continue;
+    if (cc.priority < f.priority) {
+      f.priority = cc.priority;
+      f.driver = i;
     }
   }
-  return sql;
+  return f;
 }
 
-Status Compiler::AddSortKeys() {
-  for (const SortKey& sk : q_.sort) {
+Compiler::Source Compiler::SourceOf(const Filter& f, const Scope& s, bool use_driver) {
+  Source src;
+  const std::string& a = s.alias;
+  const bool indexed = use_driver && f.driver != std::string::npos &&
+                       !f.clauses[f.driver].resource_level;
+  if (indexed) {
+    const std::string d = "d" + a.substr(1);
+    src.from = "(" + f.clauses[f.driver].driver + ") AS " + d + " CROSS JOIN resource AS " + a;
+    src.where.push_back(a + ".rid = " + d + ".rid");
+  } else {
+    src.from = "resource AS " + a;
+  }
+  src.where.push_back(a + ".deleted = 0");
+  std::string tf = TypeFilter(s);
+  if (!tf.empty()) src.where.push_back(tf);
+  for (size_t i = 0; i < f.clauses.size(); ++i) {
+    if (indexed && i == f.driver) continue;
+    src.where.push_back(f.clauses[i].pred);
+  }
+  return src;
+}
+
+Status Compiler::AddSortKeys(const Query& q, const Scope& s) {
+  for (const SortKey& sk : q.sort) {
     if (sk.param == "_lastUpdated") {
       keys_.push_back({"r.last_updated_us", sk.descending, false});
       continue;
@@ -579,12 +914,11 @@ Status Compiler::AddSortKeys() {
       keys_.push_back({"r.id", sk.descending, false});
       continue;
     }
-    GM_ASSIGN_OR_RETURN(std::vector<ParamPid> pids, Pids(sk.param));
     std::vector<std::string> subqueries;
     for (Kind k : {Kind::kToken, Kind::kString, Kind::kDate, Kind::kNumber, Kind::kQuantity,
                    Kind::kReference, Kind::kUri}) {
-      GM_ASSIGN_OR_RETURN(auto cond, PidCond(sk.param, k));
-      if (!cond) continue;
+      GM_ASSIGN_OR_RETURN(std::string cond, PidCond(sk.param, k, s.types));
+      if (cond.empty()) continue;
       std::string col;
       switch (k) {
         case Kind::kToken:
@@ -603,13 +937,12 @@ Status Compiler::AddSortKeys() {
         case Kind::kReference:
           col = "CASE WHEN t.tid <> '' THEN t.ttype || '/' || t.tid ELSE t.url END";
           break;
-        case Kind::kUri:
+        default:
           col = "t.uri";
           break;
       }
       subqueries.push_back(std::string("(SELECT ") + (sk.descending ? "MAX(" : "MIN(") + col +
-                           ") FROM " + TableOf(k) + " AS t WHERE t.rid = r.rid AND " +
-                           cond->second + ")");
+                           ") FROM " + TableOf(k) + " AS t WHERE t.rid = r.rid AND " + cond + ")");
     }
     std::string expr;
     if (subqueries.empty()) {
@@ -623,59 +956,39 @@ Status Compiler::AddSortKeys() {
     }
     keys_.push_back({expr, sk.descending, true});
   }
-  if (q_.sort.empty() && types_.size() == 1) keys_.push_back({"r.last_updated_us", false, false});
+  if (q.sort.empty() && s.types.size() == 1) keys_.push_back({"r.last_updated_us", false, false});
   return Status::Ok();
 }
 
-Result<CompiledQuery> Compiler::Compile(size_t limit) {
+Result<CompiledQuery> Compiler::Page(const Query& q, size_t limit) {
   CompiledQuery out;
-  std::vector<CompiledClause> clauses;
-  for (const Clause& cl : q_.clauses) {
-    GM_ASSIGN_OR_RETURN(CompiledClause cc, CompileClause(cl));
-    if (cc.never) {
-      out.never_matches = true;
-      return out;
-    }
-    if (!cc.always) clauses.push_back(std::move(cc));
+  const Scope scope = TopScope(q);
+  GM_ASSIGN_OR_RETURN(Filter f, CompileFilter(q, scope));
+  if (f.never) {
+    out.never_matches = true;
+    return out;
   }
-  GM_RETURN_IF_ERROR(AddSortKeys());
+  GM_RETURN_IF_ERROR(AddSortKeys(q, scope));
   out.key_count = keys_.size();
+  out.backward = q.direction == PageDirection::kBackward;
 
   std::optional<std::vector<KeyValue>> after;
-  if (!q_.after.empty()) {
-    GM_ASSIGN_OR_RETURN(std::vector<KeyValue> v,
-                        DecodeCursor(kCursorTag, q_.after, keys_.size() + 1));
+  if (!q.after.empty()) {
+    GM_ASSIGN_OR_RETURN(std::vector<KeyValue> v, DecodeCursor(kCursorTag, q.after, keys_.size() + 1));
     after = std::move(v);
+  } else if (out.backward) {
+    return InvalidCursorError();
   }
 
-  int best = kNoDriver;
-  size_t driver = clauses.size();
-  for (size_t i = 0; i < clauses.size(); ++i) {
-    if (clauses[i].priority < best) {
-      best = clauses[i].priority;
-      driver = i;
-    }
-  }
-
+  Source src = SourceOf(f, scope, true);
   std::string sql = "SELECT r.rid, r.type, r.id, r.version, r.last_updated_us";
   for (const Key& k : keys_) sql += ", " + k.expr;
-  std::vector<std::string> where;
-  if (driver < clauses.size() && !clauses[driver].resource_level) {
-    sql += " FROM (" + DriverSql(clauses[driver].parts) + ") AS d CROSS JOIN resource AS r";
-    where.push_back("r.rid = d.rid");
-  } else {
-    sql += " FROM resource AS r";
-  }
-  where.push_back("r.deleted = 0");
-  std::string tf = TypeFilter();
-  if (!tf.empty()) where.push_back(tf);
-  for (size_t i = 0; i < clauses.size(); ++i) {
-    if (i == driver && !clauses[i].resource_level) continue;
-    where.push_back(clauses[i].pred);
-  }
+  sql += " FROM " + src.from;
+  std::vector<std::string>& where = src.where;
 
   // Ordering: the sort keys (nullable ones with missing values last), then rid
-  // in the direction of the first key.
+  // in the direction of the first key. A backward page walks the same order
+  // in reverse.
   struct Term {
     std::string expr;
     bool desc;
@@ -687,22 +1000,29 @@ Result<CompiledQuery> Compiler::Compile(size_t limit) {
   }
   const bool tie_desc = !keys_.empty() && keys_[0].desc;
   terms.push_back({"r.rid", tie_desc});
+  if (out.backward) {
+    for (Term& t : terms) t.desc = !t.desc;
+  }
 
   if (after) {
     std::vector<KeyValue> cv;
-    bool uniform = true;
     for (size_t i = 0; i < keys_.size(); ++i) {
       const KeyValue& v = (*after)[i];
       if (keys_[i].nullable) {
         cv.emplace_back(int64_t(std::holds_alternative<std::monostate>(v) ? 1 : 0));
-        uniform = false;
       }
-      if (keys_[i].desc != tie_desc) uniform = false;
       cv.push_back(v);
     }
     cv.push_back(after->back());
-    if (!std::holds_alternative<int64_t>(cv.back())) {
-      return InvalidCursorError();
+    if (!std::holds_alternative<int64_t>(cv.back())) return InvalidCursorError();
+    // One row-value comparison when every term runs the same way and no key
+    // can be NULL; otherwise the expanded lexicographic OR.
+    bool uniform = true;
+    for (const Key& k : keys_) {
+      if (k.nullable) uniform = false;
+    }
+    for (const Term& t : terms) {
+      if (t.desc != terms.back().desc) uniform = false;
     }
     if (uniform) {
       std::string lhs, rhs;
@@ -710,7 +1030,7 @@ Result<CompiledQuery> Compiler::Compile(size_t limit) {
         lhs += (i ? ", " : "") + terms[i].expr;
         rhs += (i ? ", " : "") + p_.Add(cv[i]);
       }
-      where.push_back("(" + lhs + ") " + (tie_desc ? "<" : ">") + " (" + rhs + ")");
+      where.push_back("(" + lhs + ") " + (terms.back().desc ? "<" : ">") + " (" + rhs + ")");
     } else {
       std::vector<std::string> ors;
       std::vector<std::string> placeholders;
@@ -738,12 +1058,33 @@ Result<CompiledQuery> Compiler::Compile(size_t limit) {
   return out;
 }
 
+Result<CompiledQuery> Compiler::Count(const Query& q, int64_t at_most) {
+  CompiledQuery out;
+  const Scope scope = TopScope(q);
+  GM_ASSIGN_OR_RETURN(Filter f, CompileFilter(q, scope));
+  if (f.never) {
+    out.never_matches = true;
+    return out;
+  }
+  Source src = SourceOf(f, scope, true);
+  out.sql = "SELECT count(*) FROM (SELECT 1 FROM " + src.from + " WHERE " + JoinAnd(src.where) +
+            " LIMIT " + p_.AddInt(std::max<int64_t>(at_most, 0)) + ")";
+  out.params = std::move(p_.values());
+  return out;
+}
+
 }  // namespace
 
 Result<CompiledQuery> CompileQuery(Connection& c, const Query& query, size_t limit,
                                    int64_t now_us) {
-  Compiler compiler(c, query, now_us);
-  return compiler.Compile(limit);
+  Compiler compiler(c, now_us);
+  return compiler.Page(query, limit);
+}
+
+Result<CompiledQuery> CompileCount(Connection& c, const Query& query, int64_t at_most,
+                                   int64_t now_us) {
+  Compiler compiler(c, now_us);
+  return compiler.Count(query, at_most);
 }
 
 std::string CursorAfterRow(const CompiledQuery& q, const Statement& row) {

@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -11,6 +12,7 @@
 #include "store/cursor.h"
 #include "store/sqlite/query.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/search_schema.h"
 
 namespace gm::store {
 
@@ -72,6 +74,19 @@ Status ValidatePut(const PutRequest& req) {
     }
     if (e.kind == IndexEntry::Kind::kDate && e.begin_us > e.end_us) {
       return BadPut("Index entry '" + e.param + "' has an invalid date range");
+    }
+    if (e.kind == IndexEntry::Kind::kComposite) {
+      if (e.components.empty() || e.components.size() > kMaxCompositeComponents) {
+        return BadPut("Composite index entry '" + e.param + "' has too many or no components");
+      }
+      for (const IndexEntry& c : e.components) {
+        if (c.kind == IndexEntry::Kind::kComposite || c.kind == IndexEntry::Kind::kText) {
+          return BadPut("Composite index entry '" + e.param + "' has a nested component");
+        }
+      }
+    }
+    if (e.kind == IndexEntry::Kind::kText && e.param != "_text" && e.param != "_content") {
+      return BadPut("Full-text index entries are for _text and _content only");
     }
   }
   return Status::Ok();
@@ -218,7 +233,14 @@ class SqliteStore::WriteTxn final : public Txn {
     return s;
   }
 
-  // The first failed Put, if any: the fn's changes are discarded even if it
+  Status Reindex(const PutRequest& request) override {
+    Status s = s_.ReindexVersion(request);
+    if (!s.ok() && s.code() != "GM-STORE-012" && failure_.ok()) failure_ = s;
+    return s;
+  }
+
+  // The first failed Put or Reindex (other than a Reindex conflict, which
+  // stages nothing), if any: the fn's changes are discarded even if it
   // returns Ok, since its staged state would be incomplete.
   const Status& failure() const { return failure_; }
 
@@ -268,6 +290,7 @@ Status SqliteStore::Start() {
   sqlite3_busy_timeout(w.db(), kBusyTimeoutMs);
   GM_RETURN_IF_ERROR(w.Exec("PRAGMA synchronous = FULL"));
   GM_RETURN_IF_ERROR(EnsureSchema(w));
+  GM_RETURN_IF_ERROR(EnsureSearchSchema(w));
   GM_ASSIGN_OR_RETURN(journal_mode_, w.QueryText("PRAGMA journal_mode = WAL"));
   if (journal_mode_ != "wal") {
     return Status::Error(
@@ -502,7 +525,7 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
 
   int64_t kinds = 0;
   if (!r.deleted) {
-    for (const IndexEntry& e : req.index) kinds |= int64_t(1) << int(e.kind);
+    for (const IndexEntry& e : req.index) kinds |= KindBit(e.kind);
     if (!req.compartments.empty()) kinds |= kCompartmentBit;
   }
   auto bind_patient = [&](Statement& st, int i) {
@@ -524,23 +547,7 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
     bind_patient(st, 5);
     st.Bind(6, kinds);
     GM_RETURN_IF_ERROR(st.Run());
-    static constexpr const char* kDeletes[] = {
-        "DELETE FROM idx_token WHERE rid = ?1",    "DELETE FROM idx_string WHERE rid = ?1",
-        "DELETE FROM idx_date WHERE rid = ?1",     "DELETE FROM idx_number WHERE rid = ?1",
-        "DELETE FROM idx_quantity WHERE rid = ?1", "DELETE FROM idx_reference WHERE rid = ?1",
-        "DELETE FROM idx_uri WHERE rid = ?1",
-    };
-    for (int k = 0; k < 7; ++k) {
-      if ((old_kinds & (int64_t(1) << k)) == 0) continue;
-      GM_ASSIGN_OR_RETURN(Statement del, w.Prepare(kDeletes[k]));
-      del.Bind(1, rid);
-      GM_RETURN_IF_ERROR(del.Run());
-    }
-    if (old_kinds & kCompartmentBit) {
-      GM_ASSIGN_OR_RETURN(Statement del, w.Prepare("DELETE FROM compartment WHERE rid = ?1"));
-      del.Bind(1, rid);
-      GM_RETURN_IF_ERROR(del.Run());
-    }
+    GM_RETURN_IF_ERROR(ClearIndex(rid, old_kinds));
   } else {
     GM_ASSIGN_OR_RETURN(
         Statement st,
@@ -573,6 +580,98 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
   }
   if (r.deleted) return Status::Ok();
 
+  return InsertIndex(rid, r.type, req);
+}
+
+Status SqliteStore::ClearIndex(int64_t rid, int64_t kinds) {
+  Connection& w = *writer_conn_;
+  using Kind = IndexEntry::Kind;
+  static constexpr std::pair<Kind, const char*> kDeletes[] = {
+      {Kind::kToken, "DELETE FROM idx_token WHERE rid = ?1"},
+      {Kind::kString, "DELETE FROM idx_string WHERE rid = ?1"},
+      {Kind::kDate, "DELETE FROM idx_date WHERE rid = ?1"},
+      {Kind::kNumber, "DELETE FROM idx_number WHERE rid = ?1"},
+      {Kind::kQuantity, "DELETE FROM idx_quantity WHERE rid = ?1"},
+      {Kind::kReference, "DELETE FROM idx_reference WHERE rid = ?1"},
+      {Kind::kUri, "DELETE FROM idx_uri WHERE rid = ?1"},
+      {Kind::kComposite, "DELETE FROM idx_composite WHERE rid = ?1"},
+      {Kind::kText, "DELETE FROM idx_text WHERE rowid = ?1"},
+  };
+  for (const auto& [kind, sql] : kDeletes) {
+    if ((kinds & KindBit(kind)) == 0) continue;
+    GM_ASSIGN_OR_RETURN(Statement del, w.Prepare(sql));
+    del.Bind(1, rid);
+    GM_RETURN_IF_ERROR(del.Run());
+  }
+  if (kinds & kCompartmentBit) {
+    GM_ASSIGN_OR_RETURN(Statement del, w.Prepare("DELETE FROM compartment WHERE rid = ?1"));
+    del.Bind(1, rid);
+    GM_RETURN_IF_ERROR(del.Run());
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Binds one component of a composite entry to slot columns ?base.. (s, c, lo,
+// hi, v, b, e), the encoding query.cc's SlotCondition reads.
+void BindSlot(Statement& st, int base, const IndexEntry* e) {
+  using Kind = IndexEntry::Kind;
+  std::string_view s, c;
+  bool number = false, date = false;
+  if (e != nullptr) {
+    switch (e->kind) {
+      case Kind::kToken:
+        s = e->system;
+        c = e->code;
+        break;
+      case Kind::kString:
+        c = e->text;
+        break;
+      case Kind::kReference:
+        s = e->system;
+        c = e->code.empty() ? std::string_view(e->text) : std::string_view(e->code);
+        break;
+      case Kind::kUri:
+        c = e->code;
+        break;
+      case Kind::kQuantity:
+        s = e->system;
+        c = e->code;
+        number = true;
+        break;
+      case Kind::kNumber:
+        number = true;
+        break;
+      case Kind::kDate:
+        date = true;
+        break;
+      default:
+        break;
+    }
+  }
+  st.Bind(base, s);
+  st.Bind(base + 1, c);
+  if (number) {
+    st.Bind(base + 2, e->lo);
+    st.Bind(base + 3, e->hi);
+    st.Bind(base + 4, Midpoint(e->lo, e->hi));
+  } else {
+    for (int i = 2; i <= 4; ++i) st.BindNull(base + i);
+  }
+  if (date) {
+    st.Bind(base + 5, e->begin_us);
+    st.Bind(base + 6, e->end_us);
+  } else {
+    st.BindNull(base + 5);
+    st.BindNull(base + 6);
+  }
+}
+
+}  // namespace
+
+Status SqliteStore::InsertIndex(int64_t rid, const std::string& type, const PutRequest& req) {
+  Connection& w = *writer_conn_;
   for (const std::string& p : req.compartments) {
     GM_ASSIGN_OR_RETURN(
         Statement st, w.Prepare("INSERT OR IGNORE INTO compartment(patient, rid) VALUES(?1, ?2)"));
@@ -582,8 +681,28 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
   }
 
   using Kind = IndexEntry::Kind;
+  std::string narrative, content;
   for (const IndexEntry& e : req.index) {
-    GM_ASSIGN_OR_RETURN(int64_t pid, InternParam(r.type, e.param, int(e.kind)));
+    if (e.kind == Kind::kText) {
+      std::string& text = e.param == "_text" ? narrative : content;
+      if (!text.empty()) text += ' ';
+      text += e.text;
+      continue;
+    }
+    GM_ASSIGN_OR_RETURN(int64_t pid, InternParam(type, e.param, int(e.kind)));
+    if (e.kind == Kind::kComposite) {
+      GM_ASSIGN_OR_RETURN(
+          Statement st,
+          w.Prepare("INSERT INTO idx_composite(pid, rid, s1, c1, lo1, hi1, v1, b1, e1, "
+                    "s2, c2, lo2, hi2, v2, b2, e2) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"));
+      st.Bind(1, pid);
+      st.Bind(2, rid);
+      BindSlot(st, 3, &e.components[0]);
+      BindSlot(st, 10, e.components.size() > 1 ? &e.components[1] : nullptr);
+      GM_RETURN_IF_ERROR(st.Run());
+      continue;
+    }
     const char* sql = nullptr;
     switch (e.kind) {
       case Kind::kToken:
@@ -615,6 +734,8 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
       case Kind::kUri:
         sql = "INSERT OR IGNORE INTO idx_uri(pid, uri, rid) VALUES(?1, ?3, ?5)";
         break;
+      default:
+        continue;
     }
     GM_ASSIGN_OR_RETURN(Statement st, w.Prepare(sql));
     // Every statement takes the same numbered parameters and uses a subset.
@@ -634,7 +755,71 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
     bind(10, [&](int i) { st.Bind(i, e.hi); });
     GM_RETURN_IF_ERROR(st.Run());
   }
+  if (!narrative.empty() || !content.empty()) {
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        w.Prepare("INSERT INTO idx_text(rowid, narrative, content) VALUES(?1, ?2, ?3)"));
+    st.Bind(1, rid);
+    st.Bind(2, std::string_view(narrative));
+    st.Bind(3, std::string_view(content));
+    GM_RETURN_IF_ERROR(st.Run());
+  }
   return Status::Ok();
+}
+
+Status SqliteStore::ReindexVersion(const PutRequest& req) {
+  const ResourceVersion& r = req.resource;
+  PutRequest check = req;
+  check.resource.json = "{}";
+  check.resource.deleted = false;
+  if (r.version < 1) check.resource.version = 1;
+  GM_RETURN_IF_ERROR(ValidatePut(check));
+  Connection& w = *writer_conn_;
+  int64_t rid = 0, old_kinds = 0;
+  {
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        w.Prepare("SELECT rid, version, deleted, kinds FROM resource WHERE type = ?1 AND id = ?2"));
+    st.Bind(1, std::string_view(r.type));
+    st.Bind(2, std::string_view(r.id));
+    GM_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found || st.Int(1) != r.version || st.Int(2) != 0) {
+      return Status::Error(ErrorCategory::kConflict, "GM-STORE-012", "conflict",
+                           "Reindex: the version is no longer the current one");
+    }
+    rid = st.Int(0);
+    old_kinds = st.Int(3);
+  }
+  int64_t kinds = 0;
+  for (const IndexEntry& e : req.index) kinds |= KindBit(e.kind);
+  if (!req.compartments.empty()) kinds |= kCompartmentBit;
+  GM_RETURN_IF_ERROR(ClearIndex(rid, old_kinds));
+  {
+    GM_ASSIGN_OR_RETURN(Statement st,
+                        w.Prepare("UPDATE resource SET patient = ?2, kinds = ?3 WHERE rid = ?1"));
+    st.Bind(1, rid);
+    if (req.compartments.empty()) {
+      st.BindNull(2);
+    } else {
+      st.Bind(2, std::string_view(req.compartments.front()));
+    }
+    st.Bind(3, kinds);
+    GM_RETURN_IF_ERROR(st.Run());
+  }
+  {
+    GM_ASSIGN_OR_RETURN(
+        Statement st,
+        w.Prepare("UPDATE resource_version SET patient = ?3 WHERE rid = ?1 AND version = ?2"));
+    st.Bind(1, rid);
+    st.Bind(2, r.version);
+    if (req.compartments.empty()) {
+      st.BindNull(3);
+    } else {
+      st.Bind(3, std::string_view(req.compartments.front()));
+    }
+    GM_RETURN_IF_ERROR(st.Run());
+  }
+  return InsertIndex(rid, r.type, req);
 }
 
 // ---- Reads -----------------------------------------------------------------
@@ -783,22 +968,33 @@ Result<QueryPage> SqliteStore::RunQuery(Connection& c, const Query& query, size_
   GM_ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(c, query, limit + 1, NowUs()));
   if (cq.never_matches || limit == 0) return page;
   std::vector<Row> rows;
+  std::string first_cursor, last_cursor;
+  bool more = false;
   {
     GM_ASSIGN_OR_RETURN(Statement st, c.Prepare(cq.sql));
     BindAll(cq, st);
-    std::string last_cursor;
     for (;;) {
       GM_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       if (rows.size() == limit) {
-        page.next = std::move(last_cursor);
+        more = true;
         break;
       }
       rows.push_back({st.Int(kColRid),
                       {st.Text(kColType), st.Text(kColId), st.Int(kColVersion),
                        st.Int(kColLastUpdated), false, std::string()}});
+      if (rows.size() == 1) first_cursor = CursorAfterRow(cq, st);
       if (rows.size() == limit) last_cursor = CursorAfterRow(cq, st);
     }
+  }
+  if (cq.backward) {
+    // Rows came nearest-first going back; the page is returned in sort order.
+    std::reverse(rows.begin(), rows.end());
+    if (more) page.previous = std::move(last_cursor);
+    if (!rows.empty()) page.next = std::move(first_cursor);
+  } else {
+    if (more) page.next = std::move(last_cursor);
+    if (!query.after.empty() && !rows.empty()) page.previous = std::move(first_cursor);
   }
   if (with_json) GM_RETURN_IF_ERROR(FetchJson(c, rows));
   for (Row& r : rows) page.resources.push_back(std::move(r.rv));
@@ -810,6 +1006,18 @@ Result<QueryPage> SqliteStore::Search(const Query& query) {
   TxnScope snapshot(*lease);
   GM_RETURN_IF_ERROR(snapshot.Begin());
   return RunQuery(*lease, query, query.limit, true);
+}
+
+Result<int64_t> SqliteStore::Count(const Query& query, int64_t at_most) {
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease lease, readers_->Acquire());
+  TxnScope snapshot(*lease);
+  GM_RETURN_IF_ERROR(snapshot.Begin());
+  GM_ASSIGN_OR_RETURN(CompiledQuery cq, CompileCount(*lease, query, at_most, NowUs()));
+  if (cq.never_matches) return int64_t(0);
+  GM_ASSIGN_OR_RETURN(Statement st, lease->Prepare(cq.sql));
+  BindAll(cq, st);
+  GM_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Int(0) : int64_t(0);
 }
 
 Result<std::string> SqliteStore::ExplainSearch(const Query& query) {

@@ -27,6 +27,7 @@
 //   GM-STORE-007 cannot create the data directory      kUnavailable
 //   GM-STORE-010 Put: version is not current + 1       kConflict
 //   GM-STORE-011 Put: malformed request                 kInvalid
+//   GM-STORE-012 Reindex: version no longer current     kConflict
 //   GM-STORE-020 batch commit failed, not durable       kUnavailable
 //   GM-STORE-021 store closed                           kUnavailable
 //   GM-STORE-022 fn threw an exception                  kInternal
@@ -83,6 +84,7 @@ class SqliteStore final : public Store {
                                                      int64_t version) override;
   Result<HistoryPage> History(const HistoryQuery& query) override;
   Result<QueryPage> Search(const Query& query) override;
+  Result<int64_t> Count(const Query& query, int64_t at_most) override;
   Result<QueryPage> Compartment(const std::string& patient_id,
                                 const std::vector<std::string>& types, size_t limit,
                                 const std::string& after) override;
@@ -118,6 +120,11 @@ class SqliteStore final : public Store {
   void RunBatch(std::vector<WriteRequest*>& batch);
   Status RunFn(WriteRequest& req);
   Status PutVersion(const PutRequest& request);
+  Status ReindexVersion(const PutRequest& request);
+  // Deletes the index and compartment rows of `rid` recorded in `kinds` (resource.kinds).
+  Status ClearIndex(int64_t rid, int64_t kinds);
+  // Writes the index and compartment rows of request for `rid`.
+  Status InsertIndex(int64_t rid, const std::string& type, const PutRequest& request);
   Result<int64_t> InternParam(const std::string& type, const std::string& param, int kind);
 
   Result<QueryPage> RunQuery(Connection& c, const Query& query, size_t limit, bool with_json);
