@@ -33,7 +33,7 @@ json::Value Build(const Context& ctx) {
   cs.set("implementation", std::move(impl));
   cs.set("fhirVersion", "4.0.1");
   cs.set("format", json::Array{"application/fhir+json", "json"});
-  cs.set("patchFormat", json::Array{"application/json-patch+json"});
+  cs.set("patchFormat", json::Array{"application/json-patch+json", "application/fhir+json"});
 
   json::Value rest = json::Value::MakeObject();
   rest.set("mode", "server");

@@ -1,10 +1,12 @@
 #include "rest/engine.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/time.h"
 #include "fhir/shape.h"
 #include "fhir/validator.h"
+#include "validation/invariants.h"
 #include "rest/request.h"
 #include "search/query.h"
 
@@ -63,12 +65,30 @@ std::optional<int64_t> ParseETag(std::string_view etag) {
 
 std::string ETagFor(int64_t version) { return "W/\"" + std::to_string(version) + "\""; }
 
+validation::ValidationResult Validate(const Context& ctx, const json::Value& resource) {
+  // Structure, primitives and the FHIRPath invariants of the base definitions.
+  validation::ValidationResult r =
+      validation::ValidateWithInvariants(resource, {.model = &ctx.model});
+  // Errors first: the first issue of a refusal is its reason.
+  std::stable_partition(r.status.issues().begin(), r.status.issues().end(), [](const Issue& i) {
+    return i.severity == Severity::kError || i.severity == Severity::kFatal;
+  });
+  return r;
+}
+
 Status ValidateResource(const Context& ctx, const json::Value& resource) {
-  return fhir::ValidateResource(resource, fhir::ValidateOptions{.model = &ctx.model});
+  return Validate(ctx, resource).status;
 }
 
 Result<json::Value> ParseResource(const Context& ctx, std::string_view body,
                                   std::string_view expected_type) {
+  GM_ASSIGN_OR_RETURN(json::Value resource, ParseResourceUnvalidated(ctx, body, expected_type));
+  GM_RETURN_IF_ERROR(ValidateResource(ctx, resource));
+  return resource;
+}
+
+Result<json::Value> ParseResourceUnvalidated(const Context& ctx, std::string_view body,
+                                             std::string_view expected_type) {
   if (body.empty()) return Invalid("GM-REST-030", "required", "the request body is empty");
   auto parsed = json::Parse(body, json::ParseOptions{.max_depth = ctx.options.max_json_depth});
   if (!parsed.ok()) return parsed.status();
@@ -90,7 +110,6 @@ Result<json::Value> ParseResource(const Context& ctx, std::string_view body,
                        std::string(expected_type) + "'",
                    "resourceType");
   }
-  GM_RETURN_IF_ERROR(ValidateResource(ctx, resource));
   return std::move(resource);
 }
 

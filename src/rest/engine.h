@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "rest/context.h"
 #include "store/store.h"
+#include "validation/invariants.h"
 
 namespace gm::rest {
 
@@ -28,7 +29,14 @@ struct WriteResult {
 // known, equal to `expected_type` when given; then structural validation.
 Result<json::Value> ParseResource(const Context& ctx, std::string_view body,
                                   std::string_view expected_type);
-// Structural validation of a parsed resource (errors: kUnprocessable, one issue per problem).
+// The same without the validation (for $validate, which reports it itself).
+Result<json::Value> ParseResourceUnvalidated(const Context& ctx, std::string_view body,
+                                             std::string_view expected_type);
+// Everything a write checks: structure, primitives, the invariants of the
+// base definitions. status: kUnprocessable with one issue per problem;
+// warnings: the warning issues (reported by $validate).
+validation::ValidationResult Validate(const Context& ctx, const json::Value& resource);
+// Validate(...).status.
 Status ValidateResource(const Context& ctx, const json::Value& resource);
 
 Result<WriteResult> DoCreate(const Context& ctx, store::Txn& txn, json::Value resource,

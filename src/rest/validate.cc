@@ -32,9 +32,10 @@ http::Response HandleValidate(Call& call) {
     }
     body = json::Write(*resource);
   }
-  auto resource = ParseResource(call.ctx, body.empty() ? std::string_view(call.req.body)
-                                                       : std::string_view(body),
-                                call.target.type);
+  // Parsed without validation here; Validate below reports errors and warnings.
+  auto resource = ParseResourceUnvalidated(call.ctx, body.empty() ? std::string_view(call.req.body)
+                                                                  : std::string_view(body),
+                                           call.target.type);
   http::Response r;
   r.SetHeader("Content-Type", call.format.content_type + "; charset=utf-8");
   if (!resource.ok()) {
@@ -46,7 +47,18 @@ http::Response HandleValidate(Call& call) {
     }
     return ErrorResponse(resource.status(), call.format.pretty);
   }
-  r.body = RenderJson(InformationOutcome("GM-REST-131", "validation passed: no issues"),
+  validation::ValidationResult v = Validate(call.ctx, *resource);
+  if (!v.status.ok()) {
+    r.body = RenderJson(OperationOutcomeFor(v.status), call.format);
+    return r;
+  }
+  std::vector<Issue> issues;
+  issues.push_back(Issue{Severity::kInformation, "informational", "GM-REST-131",
+                         v.warnings.empty() ? "validation passed: no issues"
+                                            : "validation passed: no errors, only warnings",
+                         ""});
+  issues.insert(issues.end(), v.warnings.begin(), v.warnings.end());
+  r.body = RenderJson(OperationOutcomeFor(Status(ErrorCategory::kInvalid, std::move(issues))),
                       call.format);
   return r;
 }

@@ -1,8 +1,9 @@
 // HL7's official R4 examples (../shared/conformance/examples-r4/) through the
 // real server: each is accepted, stored and read back with the same content
-// (apart from the server-assigned id and meta). One example breaks R4 and must
+// (apart from the server-assigned id and meta). Two examples break R4 and must
 // be refused: bundle-questionnaire.json has 50 items without the required
-// Questionnaire.item.linkId (1..1).
+// Questionnaire.item.linkId (1..1), and codesystem-example.json defines the
+// code "chol-mass" twice, against invariant csd-1 (codes SHALL be unique).
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -43,6 +44,13 @@ TEST_F(ExamplesTest, EveryExampleIsStoredAndReadBackUnchanged) {
       ++refused_as_expected;
       continue;
     }
+    if (f.path().filename() == "codesystem-example.json") {
+      EXPECT_EQ(created.status, 422) << created.body.substr(0, 300);
+      EXPECT_EQ(IssueCode(created), "GM-VAL-040");
+      EXPECT_NE(created.body.find("csd-1"), std::string::npos) << created.body.substr(0, 300);
+      ++refused_as_expected;
+      continue;
+    }
     EXPECT_EQ(created.status, 201) << f.path().filename() << ": " << created.body.substr(0, 600);
     if (created.status != 201) continue;
     std::string id(created.json().get_string("id"));
@@ -57,7 +65,7 @@ TEST_F(ExamplesTest, EveryExampleIsStoredAndReadBackUnchanged) {
   std::cout << "[ examples-r4 ] stored and read back unchanged: " << passed << "/" << total
             << ", refused as invalid R4: " << refused_as_expected << "\n";
   EXPECT_EQ(total, 72);
-  EXPECT_EQ(refused_as_expected, 1);
+  EXPECT_EQ(refused_as_expected, 2);
   EXPECT_EQ(passed, total - refused_as_expected);
 }
 

@@ -178,11 +178,11 @@ void LoadFixtures(HttpClient& c) {
       {"RiskAssessment/ra-1", R"({"resourceType":"RiskAssessment","id":"ra-1","status":"final",
         "subject":{"reference":"Patient/p-sorgard"},"prediction":[{"probabilityDecimal":0.8}]})"},
       {"RiskAssessment/ra-2", R"({"resourceType":"RiskAssessment","id":"ra-2","status":"final",
-        "subject":{"reference":"Patient/p-sorgard"},"prediction":[{"probabilityDecimal":100}]})"},
+        "subject":{"reference":"Patient/p-sorgard"},"prediction":[{"probabilityDecimal":10}]})"},
       {"RiskAssessment/ra-3", R"({"resourceType":"RiskAssessment","id":"ra-3","status":"final",
-        "subject":{"reference":"Patient/p-sorgard"},"prediction":[{"probabilityDecimal":100.00}]})"},
+        "subject":{"reference":"Patient/p-sorgard"},"prediction":[{"probabilityDecimal":10.00}]})"},
       {"RiskAssessment/ra-4", R"({"resourceType":"RiskAssessment","id":"ra-4","status":"final",
-        "subject":{"reference":"Patient/p-sorgard"},"prediction":[{"probabilityDecimal":100.6}]})"},
+        "subject":{"reference":"Patient/p-sorgard"},"prediction":[{"probabilityDecimal":10.6}]})"},
       {"ValueSet/vs-1", R"({"resourceType":"ValueSet","id":"vs-1","status":"active",
         "url":"http://acme.org/fhir/ValueSet/123"})"},
       {"ValueSet/vs-2", R"({"resourceType":"ValueSet","id":"vs-2","status":"active",
@@ -311,15 +311,16 @@ TEST_F(SearchTest, DatesWithPrecisionAndTimeZones) {
 }
 
 TEST_F(SearchTest, NumbersWithThePrecisionRule) {
+  // (RiskAssessment probabilities are percentages: ras-2 keeps them <= 100.)
   auto prob = [&](std::string v) { return Find("RiskAssessment", {{"probability", std::move(v)}}); };
-  EXPECT_EQ(prob("100"), (V{"ra-2", "ra-3"}));
-  EXPECT_EQ(prob("100.00"), (V{"ra-3"}));
-  EXPECT_EQ(prob("1e2"), (V{"ra-2", "ra-3", "ra-4"}));
-  EXPECT_EQ(prob("gt100"), (V{"ra-4"}));
+  EXPECT_EQ(prob("10"), (V{"ra-2", "ra-3"}));
+  EXPECT_EQ(prob("10.00"), (V{"ra-3"}));
+  EXPECT_EQ(prob("1e1"), (V{"ra-2", "ra-3", "ra-4"}));
+  EXPECT_EQ(prob("gt10"), (V{"ra-4"}));
   EXPECT_EQ(prob("lt1"), (V{"ra-1"}));
-  EXPECT_EQ(prob("ap100"), (V{"ra-2", "ra-3", "ra-4"}));
-  EXPECT_EQ(prob("ne100"), (V{"ra-1", "ra-4"}));
-  EXPECT_EQ(prob("0.8,100.6"), (V{"ra-1", "ra-4"}));
+  EXPECT_EQ(prob("ap10"), (V{"ra-2", "ra-3", "ra-4"}));
+  EXPECT_EQ(prob("ne10"), (V{"ra-1", "ra-4"}));
+  EXPECT_EQ(prob("0.8,10.6"), (V{"ra-1", "ra-4"}));
 }
 
 TEST_F(SearchTest, QuantitiesInCanonicalUnits) {

@@ -134,13 +134,15 @@ std::string HttpResponse::header(const std::string& name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-const json::Value& HttpResponse::json() const {
+const json::Value& HttpResponse::json() const& {
   if (!parsed_) {
     auto v = json::Parse(body, json::ParseOptions{.max_depth = 1024});
     parsed_ = std::make_shared<const json::Value>(v.ok() ? std::move(v).value() : json::Value());
   }
   return *parsed_;
 }
+
+json::Value HttpResponse::json() && { return static_cast<const HttpResponse&>(*this).json(); }
 
 struct HttpClient::Impl {
   boost::asio::io_context io;

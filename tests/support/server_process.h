@@ -53,7 +53,10 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
   // The parsed body (null on failure), parsed once and kept with the response,
   // so references into it stay valid as long as the response does.
-  const json::Value& json() const;
+  // On a temporary response (client().Get(...).json()) the value is returned
+  // by value, so binding it to a const reference is safe too.
+  const json::Value& json() const&;
+  json::Value json() &&;
 
  private:
   mutable std::shared_ptr<const json::Value> parsed_;
