@@ -1,0 +1,443 @@
+#include "trust/tokens.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <openssl/rand.h>
+
+namespace gm::trust {
+
+namespace {
+
+Status AuthError(const char* code, std::string text) {
+  return Status::Error(ErrorCategory::kUnauthorized, code, "login", std::move(text));
+}
+
+std::string RandomId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
+  return Base64UrlEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+std::optional<int64_t> IntClaim(const json::Value& payload, std::string_view name) {
+  const json::Value* v = payload.find(name);
+  if (v == nullptr || !v->is_number()) return std::nullopt;
+  const std::string& t = v->str();
+  int64_t out = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (ec != std::errc()) return std::nullopt;
+  if (p != t.data() + t.size()) {
+    // "1700000000.0" style: accept an integral value written with a fraction.
+    double d = std::strtod(t.c_str(), nullptr);
+    out = static_cast<int64_t>(d);
+  }
+  return out;
+}
+
+std::string StringOf(const json::Value* v) {
+  if (v == nullptr) return {};
+  if (v->is_string() || v->is_number()) return v->str();
+  return {};
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+// ---- Attestation ------------------------------------------------------------
+
+Result<std::optional<Attestation>> ParseAttestation(const json::Value& details) {
+  const json::Value* found = nullptr;
+  auto consider = [&](const json::Value& d) {
+    if (d.is_object() && d.get_string("type") == kAttestationType) found = &d;
+  };
+  if (details.is_array()) {
+    for (const auto& d : details.array()) consider(d);
+  } else {
+    consider(details);
+  }
+  if (found == nullptr) return std::optional<Attestation>();
+  const json::Value& d = *found;
+  Attestation a;
+  a.raw = d;
+  auto bad = [](std::string what) {
+    return AuthError("GM-AUTH-020", "the trust-framework attestation is malformed: " + what);
+  };
+  const json::Value* practitioner = d.find("practitioner");
+  if (practitioner == nullptr || !practitioner->is_object()) return bad("no practitioner");
+  auto id_of = [](const json::Value* v) -> std::string {
+    if (v == nullptr) return {};
+    if (v->is_string()) return v->str();
+    if (v->is_object()) return std::string(v->get_string("id"));
+    return {};
+  };
+  a.practitioner_id = id_of(practitioner->find("identifier"));
+  a.practitioner_hpr = id_of(practitioner->find("hpr_nr"));
+  auto code_of = [](const json::Value* v) -> std::string {
+    if (v == nullptr) return {};
+    if (v->is_string()) return v->str();
+    if (v->is_object()) return std::string(v->get_string("code"));
+    return {};
+  };
+  a.authorization = code_of(practitioner->find("authorization"));
+  a.legal_entity = id_of(practitioner->find("legal_entity"));
+  a.point_of_care = id_of(practitioner->find("point_of_care"));
+  a.department = id_of(practitioner->find("department"));
+  const json::Value* care = d.find("care_relationship");
+  if (care == nullptr) care = d.find("care_relation");
+  if (care == nullptr || !care->is_object()) return bad("no care_relationship");
+  a.purpose_of_use = code_of(care->find("purpose_of_use"));
+  a.healthcare_service = code_of(care->find("healthcare_service"));
+  if (const json::Value* ref = care->find("decision_ref"); ref && ref->is_object()) {
+    a.decision_ref = std::string(ref->get_string("id"));
+  }
+  static constexpr std::string_view kPurposes[] = {"TREAT", "ETREAT", "COC", "BTG"};
+  if (std::find(std::begin(kPurposes), std::end(kPurposes), a.purpose_of_use) ==
+      std::end(kPurposes)) {
+    return bad("purpose_of_use must be TREAT, ETREAT, COC or BTG");
+  }
+  if (const json::Value* patients = d.find("patients"); patients && patients->is_array()) {
+    for (const auto& p : patients->array()) {
+      std::string id = id_of(p.find("identifier"));
+      if (!id.empty()) a.patients.push_back(std::move(id));
+    }
+  }
+  auto toa = IntClaim(d, "toa");
+  if (!toa) return bad("toa (time of attestation) is missing");
+  a.toa = *toa;
+  return std::optional<Attestation>(std::move(a));
+}
+
+// ---- KeyRing ---------------------------------------------------------------
+
+Result<std::shared_ptr<KeyRing>> KeyRing::Open(const std::string& dir, Alg alg) {
+  namespace fs = std::filesystem;
+  std::shared_ptr<KeyRing> ring(new KeyRing(dir, alg));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-030", "exception",
+                         "cannot create the key directory");
+  }
+  ::chmod(dir.c_str(), 0700);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".pem") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());  // kids are time-ordered: oldest first
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto key = Jwk::FromPem(ss.str(), f.stem().string());
+    if (!key.ok() || !key->is_private()) {
+      return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-031", "exception",
+                           "a signing key file is unreadable: " + f.filename().string());
+    }
+    ring->keys_.push_back(std::move(*key));
+  }
+  if (ring->keys_.empty()) GM_RETURN_IF_ERROR(ring->Rotate());
+  return ring;
+}
+
+std::shared_ptr<KeyRing> KeyRing::InMemory(Alg alg) {
+  std::shared_ptr<KeyRing> ring(new KeyRing("", alg));
+  (void)ring->Rotate();
+  return ring;
+}
+
+Jwk KeyRing::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return keys_.back();
+}
+
+std::optional<Jwk> KeyRing::Find(std::string_view kid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& k : keys_) {
+    if (k.kid() == kid) return k;
+  }
+  return std::nullopt;
+}
+
+json::Value KeyRing::PublicJwks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  json::Value keys = json::Value::MakeArray();
+  for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) keys.push_back(it->PublicJson());
+  json::Value out = json::Value::MakeObject();
+  out.set("keys", std::move(keys));
+  return out;
+}
+
+Status KeyRing::Rotate(size_t keep) {
+  namespace fs = std::filesystem;
+  // kid: time-ordered and unique ("k" + microseconds + random suffix).
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "k%017lld", static_cast<long long>(now));
+  Jwk key = Jwk::Generate(alg_, std::string(stamp) + "-" + RandomId().substr(0, 6));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!dir_.empty()) {
+    fs::path path = fs::path(dir_) / (key.kid() + ".pem");
+    fs::path tmp = path;
+    tmp += ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      ::chmod(tmp.c_str(), 0600);
+      out << key.PrivatePem();
+      out.flush();
+      if (!out) {
+        return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-032", "exception",
+                             "cannot write a signing key");
+      }
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) {
+      return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-032", "exception",
+                           "cannot write a signing key");
+    }
+  }
+  keys_.push_back(std::move(key));
+  while (keys_.size() > keep + 1) {
+    if (!dir_.empty()) {
+      std::error_code ec;
+      fs::remove(fs::path(dir_) / (keys_.front().kid() + ".pem"), ec);
+    }
+    keys_.erase(keys_.begin());
+  }
+  return Status::Ok();
+}
+
+// ---- ReplayCache -----------------------------------------------------------
+
+bool ReplayCache::FirstUse(std::string_view jti, int64_t expires_at_s, int64_t now_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = seen_.find(std::string(jti));
+  if (it != seen_.end()) {
+    if (it->second >= now_s) return false;
+    seen_.erase(it);
+  }
+  if (seen_.size() >= capacity_) {
+    for (auto i = seen_.begin(); i != seen_.end();) {
+      i = i->second < now_s ? seen_.erase(i) : std::next(i);
+    }
+    if (seen_.size() >= capacity_) return false;  // fail closed
+  }
+  seen_.emplace(std::string(jti), expires_at_s);
+  return true;
+}
+
+// ---- TokenIssuer -----------------------------------------------------------
+
+std::string TokenIssuer::Issue(const IssueRequest& r) const {
+  const int64_t now = clock_.NowUs() / 1'000'000;
+  json::Value header = json::Value::MakeObject();
+  header.set("typ", "at+jwt");
+  json::Value c = json::Value::MakeObject();
+  c.set("iss", issuer_);
+  c.set("sub", r.subject.empty() ? r.client_id : r.subject);
+  c.set("aud", audience_);
+  c.set("client_id", r.client_id);
+  c.set("iat", now);
+  c.set("nbf", now);
+  c.set("exp", now + r.ttl_seconds);
+  c.set("jti", RandomId());
+  if (!r.scope.empty()) c.set("scope", r.scope);
+  if (!r.pid.empty()) c.set(kClaimPid, r.pid);
+  if (r.security_level > 0) c.set(kClaimSecurityLevel, std::to_string(r.security_level));
+  if (!r.hpr_number.empty()) c.set(kClaimHpr, r.hpr_number);
+  if (!r.orgnr_parent.empty()) c.set(kClaimOrgParent, r.orgnr_parent);
+  if (!r.orgnr_child.empty()) c.set(kClaimOrgChild, r.orgnr_child);
+  if (!r.authorization_details.is_null()) c.set("authorization_details", r.authorization_details);
+  if (!r.cnf_jkt.empty()) {
+    json::Value cnf = json::Value::MakeObject();
+    cnf.set("jkt", r.cnf_jkt);
+    c.set("cnf", std::move(cnf));
+  }
+  return SignJws(std::move(header), c, keys_->Current());
+}
+
+// ---- TokenVerifier ---------------------------------------------------------
+
+std::string NormalizeHtu(std::string_view url) {
+  size_t cut = url.find_first_of("?#");
+  if (cut != std::string_view::npos) url = url.substr(0, cut);
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  std::string scheme = Lower(url.substr(0, scheme_end));
+  std::string_view rest = url.substr(scheme_end + 3);
+  size_t path_start = rest.find('/');
+  std::string authority = Lower(rest.substr(0, path_start));
+  std::string path = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
+  if ((scheme == "https" && authority.size() > 4 &&
+       authority.compare(authority.size() - 4, 4, ":443") == 0) ||
+      (scheme == "http" && authority.size() > 3 &&
+       authority.compare(authority.size() - 3, 3, ":80") == 0)) {
+    authority.erase(authority.rfind(':'));
+  }
+  return scheme + "://" + authority + path;
+}
+
+Result<std::string> TokenVerifier::VerifyDpopProof(
+    std::string_view proof, std::string_view method, std::string_view url,
+    std::optional<std::string_view> access_token) const {
+  auto bad = [](std::string why) { return AuthError("GM-AUTH-011", "DPoP proof: " + why); };
+  auto jws = DecodeJws(proof);
+  if (!jws.ok()) return bad("not a JWS");
+  if (jws->header.get_string("typ") != "dpop+jwt") return bad("typ must be dpop+jwt");
+  const json::Value* jwk_json = jws->header.find("jwk");
+  if (jwk_json == nullptr || !jwk_json->is_object()) return bad("no jwk in the header");
+  if (jwk_json->find("d") != nullptr) return bad("the jwk must be a public key");
+  auto jwk = Jwk::FromJson(*jwk_json);
+  if (!jwk.ok()) return bad("unusable jwk");
+  if (!VerifyJws(*jws, *jwk, options_.algs).ok()) return bad("signature or alg");
+  const json::Value& p = jws->payload;
+  if (p.get_string("htm") != method) return bad("htm does not match the request method");
+  if (NormalizeHtu(p.get_string("htu")) != NormalizeHtu(url)) {
+    return bad("htu does not match the request URL");
+  }
+  const int64_t now = clock_.NowUs() / 1'000'000;
+  auto iat = IntClaim(p, "iat");
+  if (!iat || *iat > now + options_.leeway_s || *iat < now - options_.dpop_max_age_s) {
+    return bad("iat outside the accepted window");
+  }
+  std::string jti(p.get_string("jti"));
+  if (jti.size() < 8 || jti.size() > 256) return bad("jti missing or unusable");
+  if (access_token) {
+    std::string ath = Base64UrlEncode(Sha256(*access_token));
+    if (p.get_string("ath") != ath) return bad("ath does not match the access token");
+  }
+  // Replay: a jti is remembered for as long as its proof could be accepted.
+  if (!dpop_jtis_.FirstUse(jwk->Thumbprint() + ":" + jti,
+                           *iat + options_.dpop_max_age_s + options_.leeway_s, now)) {
+    return bad("jti was used before");
+  }
+  return jwk->Thumbprint();
+}
+
+Result<Principal> TokenVerifier::Verify(const RequestAuth& request) const {
+  std::string_view h = request.authorization;
+  bool dpop_scheme = false;
+  std::string_view token;
+  auto starts_ci = [](std::string_view s, std::string_view prefix) {
+    if (s.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+    }
+    return true;
+  };
+  if (starts_ci(h, "bearer ")) {
+    token = h.substr(7);
+  } else if (starts_ci(h, "dpop ")) {
+    token = h.substr(5);
+    dpop_scheme = true;
+  } else {
+    return AuthError("GM-AUTH-001", "an access token is required (Authorization: DPoP or Bearer)");
+  }
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  auto jws = DecodeJws(token);
+  if (!jws.ok()) return AuthError("GM-AUTH-002", "the access token is not a signed JWT");
+  const json::Value& header = jws->header;
+  std::string typ = Lower(header.get_string("typ"));
+  if (typ != "at+jwt" && typ != "application/at+jwt" && typ != "jwt") {
+    return AuthError("GM-AUTH-003", "the access token's typ must be at+jwt");
+  }
+  for (const char* k : {"jku", "x5u", "jwk", "x5c"}) {
+    if (header.find(k) != nullptr) {
+      return AuthError("GM-AUTH-004", "access tokens may not name their own keys");
+    }
+  }
+  const json::Value& claims = jws->payload;
+  std::string_view iss = claims.get_string("iss");
+  const TrustedIssuer* issuer = nullptr;
+  for (const auto& t : options_.issuers) {
+    if (t.issuer == iss) issuer = &t;
+  }
+  if (issuer == nullptr) return AuthError("GM-AUTH-005", "the token's issuer is not trusted");
+  std::string_view kid = header.get_string("kid");
+  std::optional<Jwk> key;
+  if (issuer->own_keys) key = issuer->own_keys->Find(kid);
+  for (const auto& k : issuer->keys) {
+    if (!key && k.kid() == kid) key = k;
+  }
+  if (!key) return AuthError("GM-AUTH-006", "the token's signing key is not known");
+  if (!VerifyJws(*jws, *key, options_.algs).ok()) {
+    return AuthError("GM-AUTH-006", "the token's signature does not verify");
+  }
+  const json::Value* aud = claims.find("aud");
+  bool aud_ok = false;
+  if (aud && aud->is_string()) aud_ok = aud->str() == options_.audience;
+  if (aud && aud->is_array() && aud->size() == 1 && aud->array()[0].is_string()) {
+    aud_ok = aud->array()[0].str() == options_.audience;
+  }
+  if (!aud_ok) return AuthError("GM-AUTH-007", "the token is not for this audience");
+  const int64_t now = clock_.NowUs() / 1'000'000;
+  auto exp = IntClaim(claims, "exp");
+  if (!exp || *exp + options_.leeway_s < now) {
+    return AuthError("GM-AUTH-008", "the token has expired");
+  }
+  auto nbf = IntClaim(claims, "nbf");
+  auto iat = IntClaim(claims, "iat");
+  if ((nbf && *nbf - options_.leeway_s > now) || (iat && *iat - options_.leeway_s > now)) {
+    return AuthError("GM-AUTH-009", "the token is not valid yet");
+  }
+  int64_t start = iat ? *iat : (nbf ? *nbf : now);
+  if (*exp - start > issuer->max_lifetime_s) {
+    return AuthError("GM-AUTH-013", "the token lives longer than its issuer allows");
+  }
+  Principal pr;
+  if (const json::Value* cnf = claims.find("cnf"); cnf && cnf->is_object()) {
+    std::string jkt(cnf->get_string("jkt"));
+    if (!jkt.empty()) {
+      if (!dpop_scheme || request.dpop.empty()) {
+        return AuthError("GM-AUTH-010", "this token is DPoP-bound: send it with a DPoP proof");
+      }
+      GM_ASSIGN_OR_RETURN(std::string thumb,
+                          VerifyDpopProof(request.dpop, request.method, request.url, token));
+      if (thumb != jkt) return AuthError("GM-AUTH-012", "the DPoP key is not the token's key");
+      pr.dpop_jkt = jkt;
+    }
+  } else if (dpop_scheme) {
+    return AuthError("GM-AUTH-010", "the DPoP scheme needs a DPoP-bound token");
+  }
+  pr.issuer = std::string(iss);
+  pr.subject = std::string(claims.get_string("sub"));
+  pr.client_id = std::string(claims.get_string("client_id"));
+  pr.jti = std::string(claims.get_string("jti"));
+  pr.pid = StringOf(claims.find(kClaimPid));
+  pr.hpr_number = StringOf(claims.find(kClaimHpr));
+  pr.orgnr_parent = StringOf(claims.find(kClaimOrgParent));
+  pr.orgnr_child = StringOf(claims.find(kClaimOrgChild));
+  std::string level = StringOf(claims.find(kClaimSecurityLevel));
+  pr.security_level = level.empty() ? 0 : std::atoi(level.c_str());
+  const json::Value* scope = claims.find("scope");
+  if (scope && scope->is_string()) {
+    pr.scopes = ScopeSet::Parse(scope->str());
+  } else if (scope && scope->is_array()) {
+    std::string joined;
+    for (const auto& s : scope->array()) {
+      if (s.is_string()) joined += s.str() + " ";
+    }
+    pr.scopes = ScopeSet::Parse(joined);
+  }
+  if (const json::Value* details = claims.find("authorization_details")) {
+    GM_ASSIGN_OR_RETURN(pr.attestation, ParseAttestation(*details));
+  }
+  pr.issued_at = start;
+  pr.expires_at = *exp;
+  return pr;
+}
+
+}  // namespace gm::trust
