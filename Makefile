@@ -46,12 +46,67 @@ configure: $(BUILD)/CMakeCache.txt
 build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The Norwegian base profiles (no-basis) are validated against when present
+# (they come with ../shared); an empty database gets a synthetic population.
+PROFILES ?= ../shared/norway/no-basis-2.2.2
+DEMO ?= 1000
 run: build
 	mkdir -p $(DATA)
-	./$(BUILD)/grunnmur serve --listen $(LISTEN) --data $(DATA)
+	./$(BUILD)/grunnmur serve --listen $(LISTEN) --data $(DATA) --demo $(DEMO) \
+	  $$([ -d "$(PROFILES)" ] && echo --profiles "$(PROFILES)")
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 clean:
 	rm -rf $(BUILD)
+
+# Reliability (issue 10). test-sanitize: every test under ASan+UBSan in its own
+# build directory (SANITIZE_TESTS: a ctest -R regex to run a subset).
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_TESTS ?=
+.PHONY: test-sanitize fuzz fuzz-build
+test-sanitize: deps
+	@test -f $(SANITIZE_BUILD)/CMakeCache.txt || cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=ON
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 1800 $(if $(SANITIZE_TESTS),-R '$(SANITIZE_TESTS)')
+
+# fuzz: libFuzzer targets (fuzz/) built with clang, ASan and UBSan in
+# build-fuzz, each run for FUZZ_SECONDS on a seed corpus generated there.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+fuzz-build: deps
+	@missing=""; for p in $(FUZZ_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_TESTS=OFF -DGM_FUZZ=ON \
+	  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target gm_fuzzers
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Benchmarks (issues 3 and 9; bench/README.md). Never part of `make test`.
+# bench: every workload at the default sizes (results in bench/results/<date-time>/);
+# bench-smoke: tiny sizes, proves the harness. BENCH_ARGS passes options to
+# bench/run, e.g. make bench BENCH_ARGS="--only search --size 100000".
+BENCH_PACKAGES := gnuplot-nox
+BENCH_ARGS ?=
+.PHONY: bench bench-smoke bench-deps
+bench-deps: deps configure
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	cmake --build $(BUILD) -j $(JOBS) --target gm_bench
+bench: bench-deps
+	BUILD=$(abspath $(BUILD)) GM_BENCH_NO_BUILD=1 bench/run $(BENCH_ARGS)
+bench-smoke: bench-deps
+	BUILD=$(abspath $(BUILD)) GM_BENCH_NO_BUILD=1 bench/run --smoke $(BENCH_ARGS)

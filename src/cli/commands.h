@@ -5,6 +5,13 @@
 #include <cstdint>
 #include <string>
 
+namespace gm::rest {
+class Service;
+}
+namespace gm::store {
+class Store;
+}
+
 namespace gm::cli {
 
 struct FhirPathArgs {
@@ -24,5 +31,38 @@ struct ReindexArgs {
 // grunnmur reindex --data DIR: re-extracts every current resource's search
 // index; resumable (reindex_cmd.cc).
 int RunReindex(const ReindexArgs& args);
+
+struct CheckArgs {
+  std::string data = "./var";  // the data directory
+  std::string scratch;         // directory for the scratch copy; empty: a new one in /tmp
+};
+// grunnmur check --data DIR: offline consistency check (check_cmd.cc).
+// Exit status 0 clean, 1 problems listed, 2 could not check.
+int RunCheck(const CheckArgs& args);
+
+// grunnmur synth / load / serve --demo (synth_cmd.cc, load_cmd.cc).
+struct SynthArgs {
+  size_t patients = 1000;
+  uint64_t seed = 1;
+  std::string out;
+  std::string format = "ndjson";  // ndjson | bundles
+};
+int RunSynth(const SynthArgs& args);
+
+struct LoadArgs {
+  std::string dir;
+  std::string url;  // http://HOST:PORT[/base]
+  size_t connections = 4;
+  size_t patients_per_bundle = 10;    // bundles format: patient transactions merged per request
+  size_t resources_per_bundle = 250;  // ndjson format
+};
+int RunLoad(const LoadArgs& args);
+
+// The fixed seed of the demo population.
+inline constexpr uint64_t kDemoSeed = 20261129;
+// If the store is empty, generates `patients` synthetic citizens (kDemoSeed)
+// and writes them through `service` (transactions, as over HTTP). 0 on
+// success or when the store was not empty, 1 on failure.
+int LoadDemo(rest::Service& service, store::Store& store, size_t patients);
 
 }  // namespace gm::cli

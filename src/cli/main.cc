@@ -14,6 +14,7 @@
 #include "fhir/model.h"
 #include "http/server.h"
 #include "rest/outcome.h"
+#include "rest/engine.h"
 #include "rest/service.h"
 #include "search/fhirpath_indexer.h"
 #include "search/page_token.h"
@@ -43,7 +44,11 @@ struct ServeArgs {
   size_t io_threads = 2;
   size_t worker_threads = 16;
   size_t max_body_mib = 32;
+  int64_t read_timeout_ms = 30000;
+  int64_t idle_timeout_ms = 60000;
   std::string log_level = "info";
+  std::string profiles;  // --profiles DIR: StructureDefinitions/ValueSets/CodeSystems to load
+  size_t demo = 0;  // --demo N: load N synthetic citizens into an empty store (synth_cmd.cc)
 };
 
 int Serve(const ServeArgs& args) {
@@ -92,12 +97,32 @@ int Serve(const ServeArgs& args) {
   options.io_threads = args.io_threads;
   options.worker_threads = args.worker_threads;
   options.max_body_bytes = args.max_body_mib << 20;
+  options.read_timeout = std::chrono::milliseconds(args.read_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(args.idle_timeout_ms);
+
+  // Profiles: those in --profiles DIR, then those stored through the API.
+  gm::profile::ProfileRegistry profiles(model);
+  if (!args.profiles.empty()) {
+    gm::Status st = profiles.LoadDirectory(args.profiles);
+    if (!st.ok()) {
+      for (const auto& i : st.issues()) spdlog::warn("profiles: {}", i.text);
+    }
+    spdlog::info("{} profiles loaded from {}", profiles.size(), args.profiles);
+  }
 
   gm::http::Server* server_ptr = nullptr;
   gm::rest::Options rest_options;
   rest_options.software_version = kVersion;
+  gm::rest::Context context{**store,     model,          clock,
+                            indexer,     NewUuid,        rest_options,
+                            page_tokens->get(), &profiles};
+  if (gm::Status st = gm::rest::LoadStoredProfiles(context); !st.ok()) {
+    spdlog::error("cannot load the stored profiles: {}", st.message());
+    (*store)->Close();
+    return 1;
+  }
   gm::rest::Service service(
-      gm::rest::Context{**store, model, clock, indexer, NewUuid, rest_options, page_tokens->get()},
+      context,
       [&]() -> std::string {
         std::string extra;
         if (auto stats = (*store)->Stats(); stats.ok()) {
@@ -131,6 +156,9 @@ int Serve(const ServeArgs& args) {
   rest_options.base_url = base;
   service.SetOptions(rest_options);
   service.MarkReady();
+  if (args.demo > 0 && gm::cli::LoadDemo(service, **store, args.demo) != 0) {
+    spdlog::warn("the demo population was not (fully) loaded");
+  }
   spdlog::info("grunnmur {} serving FHIR R4 at {} (data in {})", kVersion, base, args.data);
   std::cout << "listening on " << base << std::endl;
 
@@ -165,8 +193,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--max-body-mib", serve.max_body_mib, "Largest request body, MiB")
       ->capture_default_str();
+  serve_cmd->add_option("--read-timeout-ms", serve.read_timeout_ms,
+                        "A whole request must arrive within this (slow clients: 408)")
+      ->capture_default_str();
+  serve_cmd->add_option("--idle-timeout-ms", serve.idle_timeout_ms,
+                        "Idle keep-alive connections are closed after this")
+      ->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
+  serve_cmd->add_option("--profiles", serve.profiles,
+                        "Directory of StructureDefinitions, ValueSets and CodeSystems that "
+                        "writes claiming them are validated against");
+  serve_cmd->add_option("--demo", serve.demo,
+                        "Load N synthetic citizens (fixed seed) if the store is empty");
 
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "grunnmur " << kVersion << " (FHIR " << gm::fhir::Model::R4().version() << ")\n";
@@ -185,9 +224,35 @@ int main(int argc, char** argv) {
   ri->add_flag("--restart", reindex_args.restart, "Start from the beginning, ignoring progress");
   ri->add_option("--max-batches", reindex_args.max_batches, "Stop after N batches (exit status 3)");
 
+  gm::cli::CheckArgs check_args;
+  CLI::App* check_cmd = app.add_subcommand("check", "Verify a store offline (versions, JSON, index)");
+  check_cmd->add_option("--data", check_args.data, "Data directory")->capture_default_str();
+  check_cmd->add_option("--scratch", check_args.scratch, "Directory for the scratch copy");
+
+  gm::cli::SynthArgs synth_args;
+  CLI::App* synth_cmd = app.add_subcommand("synth", "Generate a deterministic synthetic Norway");
+  synth_cmd->add_option("--patients", synth_args.patients, "Citizens")->capture_default_str();
+  synth_cmd->add_option("--seed", synth_args.seed, "Random seed")->capture_default_str();
+  synth_cmd->add_option("--out", synth_args.out, "Output directory")->required();
+  synth_cmd->add_option("--format", synth_args.format, "ndjson|bundles")->capture_default_str();
+
+  gm::cli::LoadArgs load_args;
+  CLI::App* load_cmd = app.add_subcommand("load", "Load synth output into a running server");
+  load_cmd->add_option("dir", load_args.dir, "Directory written by grunnmur synth")->required();
+  load_cmd->add_option("--url", load_args.url, "Server base URL, http://HOST:PORT")->required();
+  load_cmd->add_option("--connections", load_args.connections, "Parallel connections")
+      ->capture_default_str();
+  load_cmd->add_option("--patients-per-bundle", load_args.patients_per_bundle,
+                       "Bundles format: citizens per transaction")->capture_default_str();
+  load_cmd->add_option("--resources-per-bundle", load_args.resources_per_bundle,
+                       "NDJSON format: resources per transaction")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (serve_cmd->parsed()) return Serve(serve);
   if (fp->parsed()) return gm::cli::RunFhirPath(fhirpath_args);
   if (ri->parsed()) return gm::cli::RunReindex(reindex_args);
+  if (check_cmd->parsed()) return gm::cli::RunCheck(check_args);
+  if (synth_cmd->parsed()) return gm::cli::RunSynth(synth_args);
+  if (load_cmd->parsed()) return gm::cli::RunLoad(load_args);
   return 0;
 }

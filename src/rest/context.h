@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "fhir/model.h"
+#include "profile/profile.h"
 #include "search/indexer.h"
 #include "search/page_token.h"
 #include "store/store.h"
@@ -32,6 +33,10 @@ struct Context {
   // Seals the paging links of searches whose parameters stay out of URLs
   // (POST _search); null: a per-process key (links die with the process).
   const search::PageTokenCodec* page_tokens = nullptr;
+  // Profiles, extension definitions and terminology that writes claiming them
+  // are validated against (meta.profile); StructureDefinitions, ValueSets and
+  // CodeSystems written through the API join it. Null: no profile validation.
+  profile::ProfileRegistry* profiles = nullptr;
 };
 
 }  // namespace gm::rest

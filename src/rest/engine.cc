@@ -7,6 +7,9 @@
 #include "fhir/shape.h"
 #include "fhir/validator.h"
 #include "validation/invariants.h"
+#include "no/check.h"
+#include "profile/profile.h"
+#include <spdlog/spdlog.h>
 #include "rest/request.h"
 #include "search/query.h"
 
@@ -30,6 +33,8 @@ Result<store::PutRequest> Prepare(const Context& ctx, json::Value& resource,
   if (!meta.is_object()) meta = json::Value::MakeObject();
   meta.set("versionId", std::to_string(version));
   meta.set("lastUpdated", time::FormatInstant(last_updated_us));
+  // Norwegian identifier systems are stored canonical (OID variants accepted on input).
+  no::CanonicalizeIdentifierSystems(resource, ctx.model);
   fhir::Canonicalize(resource, &ctx.model);
   auto extracted = ctx.indexer.Extract(type, id, resource);
   if (!extracted.ok()) return extracted.status();
@@ -65,15 +70,72 @@ std::optional<int64_t> ParseETag(std::string_view etag) {
 
 std::string ETagFor(int64_t version) { return "W/\"" + std::to_string(version) + "\""; }
 
-validation::ValidationResult Validate(const Context& ctx, const json::Value& resource) {
-  // Structure, primitives and the FHIRPath invariants of the base definitions.
+validation::ValidationResult Validate(const Context& ctx, const json::Value& resource,
+                                      const std::vector<std::string>& extra_profiles) {
   validation::ValidationResult r =
       validation::ValidateWithInvariants(resource, {.model = &ctx.model});
+  std::vector<Issue> errors;
+  if (!r.status.ok()) {
+    for (Issue& i : r.status.issues()) {
+      if (i.severity == Severity::kError || i.severity == Severity::kFatal) errors.push_back(i);
+    }
+  }
+  for (Issue& i : no::CheckIdentifiers(resource, ctx.model)) errors.push_back(std::move(i));
+  if (ctx.profiles != nullptr) {
+    profile::ProfileValidation p =
+        profile::CheckProfiles(resource, *ctx.profiles, ctx.model, extra_profiles);
+    if (!p.status.ok()) {
+      for (Issue& i : p.status.issues()) {
+        if (i.severity == Severity::kError || i.severity == Severity::kFatal) errors.push_back(i);
+      }
+    }
+    r.warnings.insert(r.warnings.end(), p.warnings.begin(), p.warnings.end());
+  } else if (!extra_profiles.empty()) {
+    errors.push_back(Issue{Severity::kError, "not-supported", "GM-PROF-011",
+                           "this server has no profiles to validate against", ""});
+  }
   // Errors first: the first issue of a refusal is its reason.
-  std::stable_partition(r.status.issues().begin(), r.status.issues().end(), [](const Issue& i) {
-    return i.severity == Severity::kError || i.severity == Severity::kFatal;
-  });
+  if (errors.empty()) {
+    r.status = Status::Ok();
+  } else {
+    errors.insert(errors.end(), r.warnings.begin(), r.warnings.end());
+    r.status = Status(ErrorCategory::kUnprocessable, std::move(errors));
+  }
   return r;
+}
+
+Status LoadStoredProfiles(const Context& ctx) {
+  if (ctx.profiles == nullptr) return Status::Ok();
+  // Definitions before the resources that use them: code systems, value
+  // sets, then StructureDefinitions (extensions are profiles too).
+  for (const char* type : {"CodeSystem", "ValueSet", "StructureDefinition"}) {
+    store::Query q;
+    q.type = type;
+    q.limit = 500;
+    while (true) {
+      GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));
+      for (const auto& v : page.resources) AfterCommit(ctx, v);
+      if (page.next.empty()) break;
+      q.after = page.next;
+    }
+  }
+  return Status::Ok();
+}
+
+void AfterCommit(const Context& ctx, const store::ResourceVersion& version) {
+  if (ctx.profiles == nullptr || version.deleted ||
+      !profile::ProfileRegistry::Handles(version.type)) {
+    return;
+  }
+  auto parsed = json::Parse(version.json, json::ParseOptions{.max_depth = 1024});
+  if (!parsed.ok()) return;
+  // A StructureDefinition that is not a usable constraint profile (a logical
+  // model, a base definition) is a legitimate resource: stored, not used.
+  Status st = ctx.profiles->AddResource(*parsed);
+  if (!st.ok()) {
+    spdlog::debug("{}/{} not registered for validation: {}", version.type, version.id,
+                  st.code());
+  }
 }
 
 Status ValidateResource(const Context& ctx, const json::Value& resource) {

@@ -33,9 +33,17 @@ Result<json::Value> ParseResource(const Context& ctx, std::string_view body,
 Result<json::Value> ParseResourceUnvalidated(const Context& ctx, std::string_view body,
                                              std::string_view expected_type);
 // Everything a write checks: structure, primitives, the invariants of the
-// base definitions. status: kUnprocessable with one issue per problem;
+// base definitions, Norwegian identifiers (no/check.h), and the profiles the
+// resource claims (plus extra_profiles) when ctx.profiles is set. status: kUnprocessable with one issue per problem;
 // warnings: the warning issues (reported by $validate).
-validation::ValidationResult Validate(const Context& ctx, const json::Value& resource);
+validation::ValidationResult Validate(const Context& ctx, const json::Value& resource,
+                                      const std::vector<std::string>& extra_profiles = {});
+// Called after a write committed, for each version it stored: registers
+// StructureDefinitions, ValueSets and CodeSystems with ctx.profiles.
+void AfterCommit(const Context& ctx, const store::ResourceVersion& version);
+// At start-up: registers the stored StructureDefinitions, ValueSets and
+// CodeSystems with ctx.profiles.
+Status LoadStoredProfiles(const Context& ctx);
 // Validate(...).status.
 Status ValidateResource(const Context& ctx, const json::Value& resource);
 

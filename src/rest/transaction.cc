@@ -408,6 +408,9 @@ http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st, call.format.pretty);
+  for (const Entry& e : entries) {
+    if (e.has_result && e.method != Method::kGet && !e.matched_existing) AfterCommit(ctx, e.result);
+  }
   BundleWriter bundle("transaction-response", call.format);
   for (const Entry& e : entries) AddEntryToBundle(ctx, call, bundle, e);
   http::Response r;
@@ -478,7 +481,11 @@ http::Response RunBatch(Call& call, std::vector<Entry>& entries,
           return Execute(ctx, txn, e);
         });
       }
-      if (!st.ok()) error = AtEntry(std::move(st), i);
+      if (!st.ok()) {
+        error = AtEntry(std::move(st), i);
+      } else if (e.has_result && e.method != Method::kGet && !e.matched_existing) {
+        AfterCommit(ctx, e.result);
+      }
     }
     if (error) {
       json::Value response = json::Value::MakeObject();

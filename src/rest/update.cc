@@ -66,6 +66,7 @@ http::Response HandleUpdate(Call& call) {
     return Status::Ok();
   });
   if (!st.ok()) return ErrorResponse(st, call.format.pretty);
+  if (!result.matched_existing) AfterCommit(call.ctx, result.version);
   return WriteResponse(call.ctx, call.format, call.prefer, result.version, result.status);
 }
 

@@ -2,6 +2,8 @@
 // http://hl7.org/fhir/R4/resource-operation-validate.html
 // Runs exactly the checks a create would, stores nothing, and always answers
 // 200 with an OperationOutcome (errors as issues) when the body was understood.
+// ?profile=URL (or a Parameters "profile") adds a profile to validate against
+// (an unknown one is an error issue, GM-PROF-011).
 #include "rest/engine.h"
 #include "rest/handlers.h"
 #include "rest/outcome.h"
@@ -16,6 +18,11 @@ http::Response HandleValidate(Call& call) {
                             json::ParseOptions{.max_depth = call.ctx.options.max_json_depth});
   if (!parsed.ok()) return ErrorResponse(parsed.status(), call.format.pretty);
   std::string body;
+  // profile=URL (query) or a "profile" parameter: validate against it too.
+  std::vector<std::string> extra_profiles;
+  for (const auto& [name, value] : call.params) {
+    if (name == "profile" && !value.empty()) extra_profiles.push_back(value);
+  }
   // A Parameters body carries the resource in parameter "resource".
   if (parsed->get_string("resourceType") == "Parameters") {
     const json::Value* params = parsed->find("parameter");
@@ -23,6 +30,11 @@ http::Response HandleValidate(Call& call) {
     if (params && params->is_array()) {
       for (const auto& p : params->array()) {
         if (p.get_string("name") == "resource") resource = p.find("resource");
+        if (p.get_string("name") == "profile") {
+          for (const char* k : {"valueUri", "valueCanonical", "valueString"}) {
+            if (!p.get_string(k).empty()) extra_profiles.emplace_back(p.get_string(k));
+          }
+        }
       }
     }
     if (resource == nullptr) {
@@ -47,7 +59,7 @@ http::Response HandleValidate(Call& call) {
     }
     return ErrorResponse(resource.status(), call.format.pretty);
   }
-  validation::ValidationResult v = Validate(call.ctx, *resource);
+  validation::ValidationResult v = Validate(call.ctx, *resource, extra_profiles);
   if (!v.status.ok()) {
     r.body = RenderJson(OperationOutcomeFor(v.status), call.format);
     return r;
