@@ -55,7 +55,12 @@ Status AtEntry(Status st, size_t index) {
   for (Issue& i : st.issues()) {
     i.text = where + ": " + i.text;
     if (!i.expression.empty() && i.expression.rfind("Bundle.", 0) != 0) {
-      i.expression = where + ".resource." + i.expression;
+      // "Patient.identifier[0]" inside the entry is "Bundle.entry[n].resource.identifier[0]".
+      std::string_view e = i.expression;
+      size_t dot = e.find('.');
+      bool typed = !e.empty() && e[0] >= 'A' && e[0] <= 'Z';
+      if (typed) e = dot == std::string_view::npos ? std::string_view() : e.substr(dot + 1);
+      i.expression = e.empty() ? where + ".resource" : where + ".resource." + std::string(e);
     } else if (i.expression.empty()) {
       i.expression = where;
     }
@@ -535,10 +540,9 @@ http::Response HandleBundle(Call& call) {
                ? Status(ErrorCategory::kInvalid, std::move(s.issues()))
                : s;
   };
-  if (transaction) {
-    Status valid = ValidateResource(call.ctx, *bundle);
-    if (!valid.ok()) return ErrorResponse(as_bad_request(std::move(valid)), call.format.pretty);
-  } else {
+  {
+    // The Bundle itself without its entries' resources; each resource is
+    // validated on its own below (all of a write's checks, profiles included).
     json::Value shell = *bundle;
     if (json::Value* list = shell.find("entry"); list && list->is_array()) {
       for (auto& e : list->array()) {
@@ -560,7 +564,7 @@ http::Response HandleBundle(Call& call) {
     }
     for (size_t i = 0; i < list->size(); ++i) {
       auto plan = PlanEntry(call.ctx, list->array()[i], i);
-      if (plan.ok() && !transaction && plan->has_resource) {
+      if (plan.ok() && plan->has_resource) {
         Status valid = ValidateResource(call.ctx, plan->resource);
         if (!valid.ok()) plan = AtEntry(std::move(valid), i);
       }

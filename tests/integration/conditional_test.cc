@@ -40,7 +40,7 @@ TEST_F(ConditionalTest, IfNoneExistCreatesOnceThenReturnsTheMatch) {
 }
 
 TEST_F(ConditionalTest, SixteenSimultaneousConditionalCreatesMakeOneResource) {
-  const std::string fnr = "29029900157";
+  const std::string fnr = "29020050088";
   const std::string criteria = "identifier=urn:oid:2.16.578.1.12.4.1.4.1|" + fnr;
   std::atomic<int> created{0}, matched{0}, other{0};
   std::vector<std::thread> threads;
@@ -68,42 +68,42 @@ TEST_F(ConditionalTest, SixteenSimultaneousConditionalCreatesMakeOneResource) {
 }
 
 TEST_F(ConditionalTest, IfNoneExistWithTwoMatchesIs412) {
-  Create("Patient", PatientWith("01010112345"));
-  Create("Patient", PatientWith("01010112345"));
-  HttpResponse r = client().Post("/Patient", PatientWith("01010112345"),
-                                 {{"If-None-Exist", "identifier=01010112345"}});
+  Create("Patient", PatientWith("01010112377"));
+  Create("Patient", PatientWith("01010112377"));
+  HttpResponse r = client().Post("/Patient", PatientWith("01010112377"),
+                                 {{"If-None-Exist", "identifier=01010112377"}});
   EXPECT_EQ(r.status, 412) << r.body;
 }
 
 TEST_F(ConditionalTest, ConditionalUpdateCreatesThenUpdates) {
-  const std::string q = "/Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1|02020212345";
-  HttpResponse c = client().Put(q, PatientWith("02020212345"));
+  const std::string q = "/Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1|02020212317";
+  HttpResponse c = client().Put(q, PatientWith("02020212317"));
   ASSERT_EQ(c.status, 201) << c.body;
   std::string id(c.json().get_string("id"));
-  HttpResponse u = client().Put(q, PatientWith("02020212345"));
+  HttpResponse u = client().Put(q, PatientWith("02020212317"));
   ASSERT_EQ(u.status, 200) << u.body;
   EXPECT_EQ(u.json().get_string("id"), id);
   EXPECT_EQ(u.header("etag"), "W/\"2\"");
 }
 
 TEST_F(ConditionalTest, ConditionalUpdateWithSeveralMatchesIs412) {
-  Create("Patient", PatientWith("03030312345"));
-  Create("Patient", PatientWith("03030312345"));
-  HttpResponse r = client().Put("/Patient?identifier=03030312345", PatientWith("03030312345"));
+  Create("Patient", PatientWith("03030312367"));
+  Create("Patient", PatientWith("03030312367"));
+  HttpResponse r = client().Put("/Patient?identifier=03030312367", PatientWith("03030312367"));
   EXPECT_EQ(r.status, 412);
 }
 
 TEST_F(ConditionalTest, ConditionalDelete) {
-  std::string id = Create("Patient", PatientWith("04040412345"));
-  HttpResponse d = client().Request("DELETE", "/Patient?identifier=04040412345");
+  std::string id = Create("Patient", PatientWith("04040412307"));
+  HttpResponse d = client().Request("DELETE", "/Patient?identifier=04040412307");
   EXPECT_EQ(d.status, 204);
   EXPECT_EQ(client().Get("/Patient/" + id).status, 410);
-  HttpResponse none = client().Request("DELETE", "/Patient?identifier=04040412345");
+  HttpResponse none = client().Request("DELETE", "/Patient?identifier=04040412307");
   EXPECT_EQ(none.status, 204);
 }
 
 TEST_F(ConditionalTest, EmptyOrUnknownCriteriaAreRefused) {
-  HttpResponse r = client().Post("/Patient", PatientWith("05050512345"),
+  HttpResponse r = client().Post("/Patient", PatientWith("05050512357"),
                                  {{"If-None-Exist", "nonsense-param=1"}});
   EXPECT_EQ(r.status, 400) << r.body;
   HttpResponse d = client().Request("DELETE", "/Patient");

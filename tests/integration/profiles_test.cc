@@ -210,5 +210,37 @@ TEST_F(ProfilesTest, ProfilesStoredThroughTheApiAreEnforcedAlsoAfterARestart) {
   EXPECT_EQ(with_id.status, 201) << with_id.body;
 }
 
+TEST_F(ProfilesTest, TransactionEntriesGetEveryCheckOfAWrite) {
+  // Entry 1 claims no-basis-Patient with a wrong-typed extension; entry 0 is fine.
+  json::Value bad = Example("no-basis-Patient-Jannice-Søreng.json");
+  for (auto& ext : (*bad.find("address")).array()[0].find("extension")->array()) {
+    if (ext.get_string("url") == "http://hl7.no/fhir/StructureDefinition/no-basis-address-official") {
+      ext.erase("valueBoolean");
+      ext.set("valueString", "ja");
+    }
+  }
+  json::Value good = Example("no-basis-Patient-Jannice-Søreng.json");
+  json::Value bundle = *json::Parse(R"({"resourceType":"Bundle","type":"transaction","entry":[
+      {"request":{"method":"POST","url":"Patient"}},{"request":{"method":"POST","url":"Patient"}}]})");
+  bundle.find("entry")->array()[0].set("resource", good);
+  bundle.find("entry")->array()[1].set("resource", bad);
+  int64_t before = SystemHistoryCount(client());
+  HttpResponse r = client().Post("/", json::Write(bundle));
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_TRUE(Has(Codes(r), "GM-PROF-040")) << r.body;
+  EXPECT_NE(r.body.find("Bundle.entry[1].resource.address[0]"), std::string::npos) << r.body;
+  EXPECT_EQ(SystemHistoryCount(client()), before);
+  // An invalid fødselsnummer inside a transaction entry, located in the entry.
+  json::Value fnr = good;
+  (*fnr.find("identifier")).array()[0].set("value", "21030550232");
+  bundle.find("entry")->array()[1].set("resource", fnr);
+  HttpResponse f = client().Post("/", json::Write(bundle));
+  EXPECT_EQ(f.status, 422) << f.body;
+  EXPECT_EQ(IssueCode(f), "GM-NO-001");
+  EXPECT_NE(f.body.find("\"Bundle.entry[1].resource.identifier[0].value\""), std::string::npos)
+      << f.body;
+  EXPECT_EQ(SystemHistoryCount(client()), before);
+}
+
 }  // namespace
 }  // namespace gm::testing

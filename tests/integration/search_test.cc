@@ -121,7 +121,7 @@ void LoadFixtures(HttpClient& c) {
         "birthDate":"1999-12-31","generalPractitioner":[{"reference":"Practitioner/dr-berg"}],
         "managingOrganization":{"reference":"Organization/org-1"}})"},
       {"Patient/p-aerlend", R"({"resourceType":"Patient","id":"p-aerlend",
-        "identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"01010112345"}],
+        "identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"01010112377"}],
         "name":[{"family":"Hansen","given":["Ærlend"]}],"gender":"male","birthDate":"1980-06",
         "generalPractitioner":[{"reference":"Practitioner/dr-dahl"}]})"},
       {"Patient/p-sorensen", R"({"resourceType":"Patient","id":"p-sorensen",
@@ -136,7 +136,7 @@ void LoadFixtures(HttpClient& c) {
       {"Observation/o-mass-g", R"({"resourceType":"Observation","id":"o-mass-g","status":"final",
         "code":{"coding":[{"system":"http://loinc.org","code":"11111-1","display":"Test mass"}]},
         "subject":{"reference":"Patient/p-aerlend",
-                   "identifier":{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"01010112345"}},
+                   "identifier":{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"01010112377"}},
         "effectiveDateTime":"2024-03-31T23:30:00Z",
         "valueQuantity":{"value":5,"unit":"g","system":"http://unitsofmeasure.org","code":"g"}})"},
       {"Observation/o-glucose", R"({"resourceType":"Observation","id":"o-glucose","status":"preliminary",
@@ -257,7 +257,7 @@ TEST_F(SearchTest, TokensAndTheirModifiers) {
   const std::string v2 = "http://terminology.hl7.org/CodeSystem/v2-0203";
   EXPECT_EQ(Find("Patient", {{"identifier:of-type", v2 + "|NH|31129956715"}}), (V{"p-sorgard"}));
   EXPECT_EQ(Find("Patient", {{"identifier:of-type", v2 + "|MR|31129956715"}}), (V{}));
-  EXPECT_EQ(Find("Patient", {{"identifier:of-type", v2 + "|NH|01010112345"}}), (V{}));
+  EXPECT_EQ(Find("Patient", {{"identifier:of-type", v2 + "|NH|01010112377"}}), (V{}));
   // _tag, _profile and _security.
   EXPECT_EQ(Find("Patient", {{"_tag", "urn:tags|vip"}}), (V{"p-sorgard"}));
   EXPECT_EQ(Find("Patient", {{"_tag:not", "urn:tags|vip"}}),
@@ -352,7 +352,7 @@ TEST_F(SearchTest, ReferencesAndUris) {
   EXPECT_EQ(Find("Observation", {{"subject:Patient", "p-sorgard"}}), sorgard_obs);
   EXPECT_EQ(Find("Observation", {{"patient", "p-sorgard"}}), sorgard_obs);
   EXPECT_EQ(Find("Observation", {{"subject:Group", "p-sorgard"}}), (V{}));
-  EXPECT_EQ(Find("Observation", {{"subject:identifier", std::string(kFnr) + "|01010112345"}}),
+  EXPECT_EQ(Find("Observation", {{"subject:identifier", std::string(kFnr) + "|01010112377"}}),
             (V{"o-mass-g"}));
   EXPECT_EQ(Find("Observation", {{"performer:missing", "false"}}), (V{"o-mass-mg"}));
   EXPECT_EQ(Find("ValueSet", {{"url", "http://acme.org/fhir/ValueSet/123"}}), (V{"vs-1"}));
@@ -390,7 +390,7 @@ TEST_F(SearchTest, CompositesPairWithinOneComponent) {
 TEST_F(SearchTest, ChainsOfAnyDepth) {
   EXPECT_EQ(Find("Observation", {{"subject.name", "sorgard"}}),
             (V{"o-glucose", "o-mass-mg", "o-no-value"}));
-  EXPECT_EQ(Find("Observation", {{"subject:Patient.identifier", std::string(kFnr) + "|01010112345"}}),
+  EXPECT_EQ(Find("Observation", {{"subject:Patient.identifier", std::string(kFnr) + "|01010112377"}}),
             (V{"o-bp", "o-bp-2", "o-mass-g"}));
   EXPECT_EQ(Find("Observation", {{"subject.general-practitioner.name", "dahl"}}),
             (V{"o-bp", "o-bp-2", "o-mass-g"}));
@@ -541,13 +541,13 @@ TEST_F(SearchTest, TotalsAndSummaryCount) {
 // refused when altered, used on another path, or mixed with parameters.
 TEST_F(SearchTest, PostSearchLinksCarryNoParameters) {
   HttpResponse r = PostSearch("Patient/_search",
-                              "identifier=31129956715,01010112345&_count=1&_sort=_id");
+                              "identifier=31129956715,01010112377&_count=1&_sort=_id");
   ASSERT_EQ(r.status, 200) << r.body;
   json::Value first = r.json();
   EXPECT_EQ(OrderedIds(first), (V{"p-aerlend"}));
   for (const std::string& url : AllLinkUrls(first)) {
     EXPECT_EQ(url.find("31129956715"), std::string::npos) << url;
-    EXPECT_EQ(url.find("01010112345"), std::string::npos) << url;
+    EXPECT_EQ(url.find("01010112377"), std::string::npos) << url;
     EXPECT_EQ(url.find("identifier"), std::string::npos) << url;
     EXPECT_NE(url.find("/Patient?_page=p1."), std::string::npos) << url;
   }
@@ -583,7 +583,7 @@ TEST_F(SearchTest, PostSearchLinksCarryNoParameters) {
   EXPECT_EQ(mixed.status, 400);
   EXPECT_EQ(IssueCode(mixed), "GM-SEARCH-043");
   // A GET search keeps its parameters visible (the client chose the URL).
-  json::Value get = Bundle("/Patient?identifier=31129956715,01010112345&_count=1&_sort=_id");
+  json::Value get = Bundle("/Patient?identifier=31129956715,01010112377&_count=1&_sort=_id");
   EXPECT_NE(LinkPath(get, "next").find("_cursor="), std::string::npos);
   // _summary=count given in the form body counts.
   HttpResponse count = PostSearch("Patient/_search", "identifier=31129956715&_summary=count");
@@ -717,7 +717,7 @@ class SearchReindexTest : public ::testing::Test {
         Url("Observation", {{"component-code-value-quantity",
                              "http://loinc.org|8480-6$gt130|http://unitsofmeasure.org|mm[Hg]"}}),
         Url("Patient", {{"_has:Observation:patient:code", "2345-7"}}),
-        Url("Observation", {{"subject:identifier", std::string(kFnr) + "|01010112345"}}),
+        Url("Observation", {{"subject:identifier", std::string(kFnr) + "|01010112377"}}),
         "/Patient/p-sorgard/Observation",
         Url("Observation", {{"code", "urn:bulk|x"}, {"_count", "1000"}}),
     };
