@@ -494,6 +494,24 @@ TEST_F(SearchTest, QueryPlansUseIndexes) {
     }
     EXPECT_EQ(plan->find("SCAN r\n"), std::string::npos) << name;
   }
+  // Sorting on a parameter looks up each candidate's own index rows (by rid),
+  // never all rows of the parameter: "a patient's observations by code, newest
+  // first" costs what the patient has, not what the database has.
+  for (bool descending : {true, false}) {
+    Query by_date = Q("Observation", {Cl(Op::kCompartment, "", {Code("p1")}),
+                                      Cl(Op::kTokenEq, "code", {SysCode(kLoinc, "1111")})});
+    by_date.sort = {{"date", descending}, {"code", false}};
+    auto sort_plan = s_->ExplainSearch(by_date);
+    ASSERT_TRUE(sort_plan.ok()) << sort_plan.status().message();
+    EXPECT_NE(sort_plan->find("INDEX idx_date_rid (rid=?"), std::string::npos) << *sort_plan;
+    EXPECT_NE(sort_plan->find("INDEX idx_token_rid (rid=?"), std::string::npos) << *sort_plan;
+    EXPECT_EQ(sort_plan->find("idx_date_end"), std::string::npos) << *sort_plan;
+    std::istringstream lines(*sort_plan);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("SCAN ", 0) == 0) EXPECT_EQ(line, "SCAN d") << *sort_plan;
+    }
+  }
   // The ordered listing walks the (type, last_updated) index without sorting.
   auto plan = s_->ExplainSearch(by_lu);
   ASSERT_TRUE(plan.ok());

@@ -942,7 +942,8 @@ Status Compiler::AddSortKeys(const Query& q, const Scope& s) {
           break;
       }
       subqueries.push_back(std::string("(SELECT ") + (sk.descending ? "MAX(" : "MIN(") + col +
-                           ") FROM " + TableOf(k) + " AS t WHERE t.rid = r.rid AND " + cond + ")");
+                           ") FROM " + TableOf(k) + " AS t INDEXED BY " + TableOf(k) +
+                           "_rid WHERE t.rid = r.rid AND " + cond + ")");
     }
     std::string expr;
     if (subqueries.empty()) {

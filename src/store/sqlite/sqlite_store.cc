@@ -298,13 +298,21 @@ Status SqliteStore::Start() {
         "The database cannot use write-ahead logging (journal mode '" + journal_mode_ + "')");
   }
   GM_RETURN_IF_ERROR(
-      w.Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768; "
+      w.Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -131072; "
              "PRAGMA temp_store = MEMORY; PRAGMA secure_delete = FAST; "
              "PRAGMA journal_size_limit = 67108864"));
   GM_ASSIGN_OR_RETURN(synchronous_, w.QueryText("PRAGMA synchronous"));
 
   readers_ = std::make_unique<ReaderPool>();
   GM_RETURN_IF_ERROR(readers_->Open(path_, options_.reader_connections, internal_.vfs));
+
+  GM_ASSIGN_OR_RETURN(checkpoint_conn_,
+                      Connection::Open(path_, SQLITE_OPEN_READWRITE, internal_.vfs));
+  sqlite3_busy_timeout(checkpoint_conn_->db(), kBusyTimeoutMs);
+  GM_RETURN_IF_ERROR(checkpoint_conn_->Exec("PRAGMA synchronous = FULL"));
+  GM_RETURN_IF_ERROR(w.Exec("PRAGMA wal_autocheckpoint = 0"));
+  sqlite3_wal_hook(w.db(), &SqliteStore::WalHook, this);
+  checkpointer_ = std::thread([this] { CheckpointLoop(); });
 
   writer_ = std::thread([this] { WriterLoop(); });
   writer_id_ = writer_.get_id();
@@ -323,11 +331,56 @@ void SqliteStore::Close() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> l(ckpt_mu_);
+    ckpt_stopping_ = true;
+  }
+  ckpt_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  checkpoint_conn_.reset();
   if (readers_) readers_->Close();
   if (writer_conn_) {
     // Folds the WAL into the database file; failure leaves a valid WAL behind.
     (void)writer_conn_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
     writer_conn_.reset();
+  }
+}
+
+// ---- Checkpoints -------------------------------------------------------------
+
+namespace {
+// About 4 MiB of WAL (SQLite's own default threshold is 1000 pages).
+constexpr int kCheckpointPages = 1000;
+// Past this the WAL is folded back with a blocking checkpoint (RESTART), so it
+// cannot grow without bound while readers keep PASSIVE ones from finishing.
+constexpr int kRestartPages = 64000;
+}  // namespace
+
+int SqliteStore::WalHook(void* self, sqlite3*, const char*, int pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> l(store->ckpt_mu_);
+    store->wal_pages_ = pages;
+    wake = pages >= kCheckpointPages;
+  }
+  if (wake) store->ckpt_cv_.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  for (;;) {
+    int pages = 0;
+    {
+      std::unique_lock<std::mutex> l(ckpt_mu_);
+      ckpt_cv_.wait(l, [&] { return ckpt_stopping_ || wal_pages_ >= kCheckpointPages; });
+      if (ckpt_stopping_) return;
+      pages = wal_pages_;
+      wal_pages_ = 0;
+    }
+    int mode = pages >= kRestartPages ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+    // Failure (busy, I/O) leaves a valid WAL; the next commit's hook retries.
+    (void)sqlite3_wal_checkpoint_v2(checkpoint_conn_->db(), nullptr, mode, nullptr, nullptr);
   }
 }
 

@@ -154,6 +154,19 @@ class SqliteStore final : public Store {
 
   std::mutex close_mu_;
   bool closed_ = false;
+
+  // WAL checkpoints run on their own thread and connection, not inside the
+  // writer's commits (the writer's auto-checkpoint is off): the writer's
+  // WAL hook reports the WAL's size; past kCheckpointPages a PASSIVE
+  // checkpoint copies pages to the database file without blocking anyone.
+  static int WalHook(void* self, sqlite3* db, const char* name, int pages);
+  void CheckpointLoop();
+  std::unique_ptr<Connection> checkpoint_conn_;
+  std::thread checkpointer_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  int wal_pages_ = 0;  // guarded by ckpt_mu_
+  bool ckpt_stopping_ = false;
 };
 
 }  // namespace gm::store::sqlite
