@@ -55,8 +55,29 @@ struct LoadArgs {
   size_t connections = 4;
   size_t patients_per_bundle = 10;    // bundles format: patient transactions merged per request
   size_t resources_per_bundle = 250;  // ndjson format
+  std::string token;  // access token (default: $GRUNNMUR_TOKEN); see `grunnmur token`
 };
 int RunLoad(const LoadArgs& args);
+
+// The token issuer of a data directory: its signing keys live in <data>/keys.
+inline constexpr const char* kDefaultIssuer = "urn:grunnmur:issuer";
+inline constexpr const char* kDefaultAudience = "grunnmur";
+
+struct TokenArgs {
+  std::string data = "./var";
+  std::string scope;
+  std::string hpr;        // --as-hpr: a clinician's HPR number
+  std::string pid;        // --as-pid: a person's fødselsnummer
+  std::string client_id = "grunnmur-operator";
+  std::string orgnr;      // the client's legal entity
+  std::string cnf_jkt;    // bind to a DPoP key (its RFC 7638 thumbprint)
+  int64_t ttl = 300;
+  std::string issuer = kDefaultIssuer;
+  std::string audience = kDefaultAudience;
+};
+// grunnmur token --data DIR --scope S: prints an access token signed with the
+// server's own key (token_cmd.cc). Works only with access to the data directory.
+int RunToken(const TokenArgs& args);
 
 // The fixed seed of the demo population.
 inline constexpr uint64_t kDemoSeed = 20261129;

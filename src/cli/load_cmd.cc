@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -36,6 +37,7 @@ struct Url {
   std::string host;
   std::string port;
   std::string base;  // path prefix without trailing slash
+  std::string token;  // access token ("" = none)
 };
 
 std::optional<Url> ParseUrl(std::string_view url) {
@@ -79,6 +81,7 @@ class Connection {
         req.set(bhttp::field::content_type, "application/fhir+json");
         req.set(bhttp::field::accept, "application/fhir+json");
         req.set("Prefer", "return=minimal");
+        if (!url_.token.empty()) req.set(bhttp::field::authorization, "Bearer " + url_.token);
         req.keep_alive(true);
         req.body() = body;
         req.prepare_payload();
@@ -241,6 +244,10 @@ int RunLoad(const LoadArgs& args) {
   if (!url) {
     std::cerr << "load: --url must be http://HOST:PORT[/base]\n";
     return 2;
+  }
+  url->token = args.token;
+  if (url->token.empty()) {
+    if (const char* t = std::getenv("GRUNNMUR_TOKEN")) url->token = t;
   }
   namespace fs = std::filesystem;
   std::vector<Source::File> registry, patients;

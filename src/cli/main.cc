@@ -19,6 +19,7 @@
 #include "search/fhirpath_indexer.h"
 #include "search/page_token.h"
 #include "store/store.h"
+#include "trust/tokens.h"
 
 namespace {
 
@@ -47,6 +48,9 @@ struct ServeArgs {
   int64_t read_timeout_ms = 30000;
   int64_t idle_timeout_ms = 60000;
   std::string log_level = "info";
+  std::string auth = "required";  // required | off
+  std::string issuer = gm::cli::kDefaultIssuer;
+  std::string audience = gm::cli::kDefaultAudience;
   std::string profiles;  // --profiles DIR: StructureDefinitions/ValueSets/CodeSystems to load
   size_t demo = 0;  // --demo N: load N synthetic citizens into an empty store (synth_cmd.cc)
 };
@@ -110,12 +114,35 @@ int Serve(const ServeArgs& args) {
     spdlog::info("{} profiles loaded from {}", profiles.size(), args.profiles);
   }
 
+  // Access tokens: grunnmur's own issuer signs with the keys in <data>/keys.
+  if (args.auth != "required" && args.auth != "off") {
+    spdlog::error("--auth must be 'required' or 'off'");
+    (*store)->Close();
+    return 1;
+  }
+  auto keys = gm::trust::KeyRing::Open((std::filesystem::path(args.data) / "keys").string());
+  if (!keys.ok()) {
+    spdlog::error("cannot open the signing keys: {}", keys.status().message());
+    (*store)->Close();
+    return 1;
+  }
+  gm::trust::VerifierOptions verifier_options;
+  verifier_options.issuers.push_back(gm::trust::TrustedIssuer{args.issuer, *keys, {}, 24 * 3600});
+  verifier_options.audience = args.audience;
+  gm::trust::TokenVerifier verifier(verifier_options, clock);
+  if (args.auth == "off") {
+    spdlog::warn("authentication is OFF (--auth off): every client may read and write everything");
+  }
+
   gm::http::Server* server_ptr = nullptr;
   gm::rest::Options rest_options;
   rest_options.software_version = kVersion;
   gm::rest::Context context{**store,     model,          clock,
                             indexer,     NewUuid,        rest_options,
                             page_tokens->get(), &profiles};
+  context.verifier = args.auth == "off" ? nullptr : &verifier;
+  context.keys = *keys;
+  context.issuer = args.issuer;
   if (gm::Status st = gm::rest::LoadStoredProfiles(context); !st.ok()) {
     spdlog::error("cannot load the stored profiles: {}", st.message());
     (*store)->Close();
@@ -160,6 +187,11 @@ int Serve(const ServeArgs& args) {
     spdlog::warn("the demo population was not (fully) loaded");
   }
   spdlog::info("grunnmur {} serving FHIR R4 at {} (data in {})", kVersion, base, args.data);
+  if (context.verifier != nullptr) {
+    spdlog::info("requests need an access token; an operator mints one with: grunnmur token "
+                 "--data {} --scope 'system/*.cruds'",
+                 args.data);
+  }
   std::cout << "listening on " << base << std::endl;
 
   int sig = 0;
@@ -200,6 +232,14 @@ int main(int argc, char** argv) {
                         "Idle keep-alive connections are closed after this")
       ->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  serve_cmd->add_option("--auth", serve.auth,
+                        "required: every data request needs an access token (default); off: "
+                        "no authentication (development only)")
+      ->capture_default_str();
+  serve_cmd->add_option("--issuer", serve.issuer, "This server's token issuer (iss)")
+      ->capture_default_str();
+  serve_cmd->add_option("--audience", serve.audience, "The audience tokens must name (aud)")
       ->capture_default_str();
   serve_cmd->add_option("--profiles", serve.profiles,
                         "Directory of StructureDefinitions, ValueSets and CodeSystems that "
@@ -244,10 +284,30 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   load_cmd->add_option("--patients-per-bundle", load_args.patients_per_bundle,
                        "Bundles format: citizens per transaction")->capture_default_str();
+  load_cmd->add_option("--token", load_args.token,
+                       "Access token (default: $GRUNNMUR_TOKEN; mint one with grunnmur token)");
   load_cmd->add_option("--resources-per-bundle", load_args.resources_per_bundle,
                        "NDJSON format: resources per transaction")->capture_default_str();
 
+  gm::cli::TokenArgs token_args;
+  CLI::App* token_cmd =
+      app.add_subcommand("token", "Print an access token signed with the server's own key");
+  token_cmd->add_option("--data", token_args.data, "Data directory")->capture_default_str();
+  token_cmd->add_option("--scope", token_args.scope, "SMART scopes, e.g. 'system/*.cruds'")
+      ->required();
+  token_cmd->add_option("--as-hpr", token_args.hpr, "Act as the clinician with this HPR number");
+  token_cmd->add_option("--as-pid", token_args.pid, "Act as the person with this fødselsnummer");
+  token_cmd->add_option("--client-id", token_args.client_id, "client_id")->capture_default_str();
+  token_cmd->add_option("--orgnr", token_args.orgnr, "The client's organisasjonsnummer");
+  token_cmd->add_option("--dpop-jkt", token_args.cnf_jkt, "Bind to this DPoP key thumbprint");
+  token_cmd->add_option("--ttl", token_args.ttl, "Lifetime in seconds")->capture_default_str();
+  token_cmd->add_option("--issuer", token_args.issuer, "Issuer (as the server's --issuer)")
+      ->capture_default_str();
+  token_cmd->add_option("--audience", token_args.audience, "Audience (as the server's --audience)")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (token_cmd->parsed()) return gm::cli::RunToken(token_args);
   if (serve_cmd->parsed()) return Serve(serve);
   if (fp->parsed()) return gm::cli::RunFhirPath(fhirpath_args);
   if (ri->parsed()) return gm::cli::RunReindex(reindex_args);

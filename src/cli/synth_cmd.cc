@@ -56,7 +56,7 @@ Status PostBundle(rest::Service& service, const json::Value& bundle) {
   req.body = json::Write(bundle);
   req.remote = "demo";
   req.request_id = "demo-load";
-  http::Response res = service.Handle(req);
+  http::Response res = service.Handle(req, /*trusted=*/true);
   if (res.status < 200 || res.status > 299) {
     return Status::Error(ErrorCategory::kInternal, "GM-SYN-010", "exception",
                          "demo load: transaction answered " + std::to_string(res.status) + ": " +

@@ -11,6 +11,7 @@
 #include "search/indexer.h"
 #include "search/page_token.h"
 #include "store/store.h"
+#include "trust/tokens.h"
 
 namespace gm::rest {
 
@@ -37,6 +38,11 @@ struct Context {
   // are validated against (meta.profile); StructureDefinitions, ValueSets and
   // CodeSystems written through the API join it. Null: no profile validation.
   profile::ProfileRegistry* profiles = nullptr;
+  // Access tokens (rest/auth.h). Null only when the operator turned
+  // authentication off explicitly (serve --auth off).
+  const trust::TokenVerifier* verifier = nullptr;
+  std::shared_ptr<trust::KeyRing> keys;  // grunnmur's own issuer, published as /jwks
+  std::string issuer;
 };
 
 }  // namespace gm::rest

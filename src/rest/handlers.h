@@ -7,6 +7,7 @@
 
 #include "http/server.h"
 #include "rest/context.h"
+#include "trust/tokens.h"
 #include "rest/request.h"
 
 namespace gm::rest {
@@ -18,6 +19,8 @@ struct Call {
   Params params;  // query string (and form body for POST _search)
   OutputFormat format;
   Prefer prefer;
+  // Who is asking (null: a trusted internal request, or authentication off).
+  const trust::Principal* principal = nullptr;
 };
 
 http::Response HandleRead(Call& call);          // read.cc

@@ -1,5 +1,6 @@
 #include "rest/service.h"
 
+#include "rest/auth.h"
 #include "rest/handlers.h"
 #include "rest/outcome.h"
 
@@ -25,20 +26,40 @@ http::Response PlainText(int status, std::string body, const char* type = "text/
 Service::Service(Context ctx, std::function<std::string()> metrics_text)
     : ctx_(std::move(ctx)), metrics_text_(std::move(metrics_text)) {}
 
-http::Response Service::Handle(http::Request& req) {
+http::Response Service::Handle(http::Request& req, bool trusted) {
   if (!ready_.load(std::memory_order_acquire)) {
     http::Response r = ErrorResponse(Status::Error(ErrorCategory::kUnavailable, "GM-REST-006",
                                                    "transient", "the server is starting"));
     r.SetHeader("Retry-After", "1");
     return r;
   }
+  if (auto d = Discovery(ctx_, req)) return std::move(*d);
   auto target = ParseTarget(ctx_.model, req.path);
   if (!target.ok()) {
+    // Unknown paths answer the same to everyone (404), before authentication:
+    // they reveal nothing, and a 401 would only hide a typo.
     http::Response r = ErrorResponse(target.status());
     r.interaction = "unknown";
     return r;
   }
   const std::string& m = req.method;
+  // Default deny: a token is required and checked before any handler runs.
+  Requirement need = RequirementFor(*target, m);
+  std::optional<trust::Principal> principal;
+  if (!need.is_public && ctx_.verifier != nullptr && !trusted) {
+    auto who = Authenticate(ctx_, req);
+    if (!who.ok()) {
+      http::Response r = Unauthorized(who.status());
+      r.interaction = "unauthorized";
+      return r;
+    }
+    if (Status allowed = Authorize(*who, need); !allowed.ok()) {
+      http::Response r = ErrorResponse(allowed);
+      r.interaction = "forbidden";
+      return r;
+    }
+    principal = std::move(*who);
+  }
   const bool head = m == "HEAD";
   const bool get = m == "GET" || head;
 
@@ -70,7 +91,7 @@ http::Response Service::Handle(http::Request& req) {
   auto format = NegotiateFormat(req, *params);
   if (!format.ok()) return ErrorResponse(format.status());
   Call call{ctx_, req, *target, std::move(*params), std::move(*format),
-            ParsePrefer(req.Header("prefer"))};
+            ParsePrefer(req.Header("prefer")), principal ? &*principal : nullptr};
 
   http::Response r;
   std::string interaction;

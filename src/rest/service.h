@@ -17,7 +17,10 @@ class Service {
   // metrics_text renders /metrics (the HTTP server's counters plus store figures).
   Service(Context ctx, std::function<std::string()> metrics_text);
 
-  http::Response Handle(http::Request& req);
+  // `trusted`: a request made by the server itself on the operator's behalf
+  // (e.g. loading the demo population at start-up) skips the token check;
+  // requests from the network never are.
+  http::Response Handle(http::Request& req, bool trusted = false);
   // Replaces the options (e.g. the base URL once the port is bound). Call
   // before requests arrive.
   void SetOptions(const Options& options) { ctx_.options = options; }

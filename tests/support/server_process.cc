@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #ifndef GM_BINARY
@@ -35,6 +37,45 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+std::mutex& TokenMutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<uint16_t, std::string>& TokenMap() {
+  static std::map<uint16_t, std::string> m;
+  return m;
+}
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+}  // namespace
+
+std::string TokenForPort(uint16_t port) {
+  std::lock_guard<std::mutex> l(TokenMutex());
+  auto it = TokenMap().find(port);
+  return it == TokenMap().end() ? std::string() : it->second;
+}
+
+std::string ServerProcess::Token(const std::vector<std::string>& token_args) const {
+  std::string cmd = std::string(GM_BINARY) + " token --data " + ShellQuote(data_dir_);
+  for (const auto& a : token_args) cmd += " " + ShellQuote(a);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return {};
+  std::string out;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  if (pclose(p) != 0) return {};
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
 }
 
 ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args) {
@@ -86,6 +127,16 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
   if (port_ == 0) {
     Kill9();
     throw std::runtime_error("grunnmur did not start: " + text);
+  }
+  data_dir_ = data_dir;
+  token_ = Token({"--scope", "system/*.cruds", "--ttl", "86400"});
+  if (token_.empty()) {
+    Kill9();
+    throw std::runtime_error("grunnmur token failed");
+  }
+  {
+    std::lock_guard<std::mutex> l(TokenMutex());
+    TokenMap()[port_] = token_;
   }
   for (int i = 0; i < 600; ++i) {
     try {
@@ -149,6 +200,7 @@ struct HttpClient::Impl {
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   uint16_t port;
+  std::string token;
   bool connected = false;
 
   void Connect() {
@@ -160,8 +212,9 @@ struct HttpClient::Impl {
   }
 };
 
-HttpClient::HttpClient(uint16_t port) : impl_(std::make_unique<Impl>()) {
+HttpClient::HttpClient(uint16_t port, Auth auth) : impl_(std::make_unique<Impl>()) {
   impl_->port = port;
+  if (auth == Auth::kServerToken) impl_->token = TokenForPort(port);
   impl_->Connect();
 }
 
@@ -178,7 +231,14 @@ HttpResponse HttpClient::Request(const std::string& method, const std::string& t
     bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
     req.set(bhttp::field::host, "127.0.0.1:" + std::to_string(impl_->port));
     req.keep_alive(true);
-    for (auto& [k, v] : headers) req.set(k, v);
+    bool has_auth = false;
+    for (auto& [k, v] : headers) {
+      req.set(k, v);
+      if (beast::iequals(k, "authorization")) has_auth = true;
+    }
+    if (!has_auth && !impl_->token.empty()) {
+      req.set(bhttp::field::authorization, "Bearer " + impl_->token);
+    }
     req.body() = body;
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
       req.prepare_payload();

@@ -33,6 +33,11 @@ class ServerProcess {
   ~ServerProcess();  // SIGTERM, then wait (SIGKILL after a grace period)
 
   uint16_t port() const { return port_; }
+  // An access token for this server with scope system/*.cruds, minted by
+  // `grunnmur token` from the data directory; HttpClient sends it by default.
+  const std::string& token() const { return token_; }
+  // A token with other scopes or identity (arguments as for `grunnmur token`).
+  std::string Token(const std::vector<std::string>& token_args) const;
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
@@ -44,6 +49,8 @@ class ServerProcess {
  private:
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  std::string data_dir_;
+  std::string token_;
 };
 
 struct HttpResponse {
@@ -62,9 +69,15 @@ struct HttpResponse {
   mutable std::shared_ptr<const json::Value> parsed_;
 };
 
+// The access token registered for a test server's port ("" if none).
+std::string TokenForPort(uint16_t port);
+
 class HttpClient {
  public:
-  explicit HttpClient(uint16_t port);
+  enum class Auth { kServerToken, kNone };
+  // kServerToken: every request carries "Authorization: Bearer <token>" of
+  // the ServerProcess on that port (unless the request sets Authorization).
+  explicit HttpClient(uint16_t port, Auth auth = Auth::kServerToken);
   ~HttpClient();
   HttpResponse Request(const std::string& method, const std::string& target,
                        const std::string& body = {},

@@ -70,7 +70,7 @@ TEST(Load, NdjsonPopulationIntoTheServerAndRegistryQueries) {
   EXPECT_NE(synth.output.find("resources/s"), std::string::npos);
 
   ServerProcess server(dir.path() + "/data");
-  CmdRun load = Command("load " + out + " --url " + server.base_url() + " --connections 3", dir.path());
+  CmdRun load = Command("load " + out + " --url " + server.base_url() + " --token " + server.token() + " --connections 3", dir.path());
   ASSERT_EQ(load.exit_code, 0) << load.output;
   EXPECT_NE(load.output.find("resources/s"), std::string::npos) << load.output;
 
@@ -125,7 +125,7 @@ TEST(Load, NdjsonPopulationIntoTheServerAndRegistryQueries) {
             parent_fnr);
 
   // A re-load is idempotent (PUT at the synthetic ids).
-  CmdRun again = Command("load " + out + " --url " + server.base_url(), dir.path());
+  CmdRun again = Command("load " + out + " --url " + server.base_url() + " --token " + server.token(), dir.path());
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(Total(http.Get("/Patient?_summary=count")), 40);
 }
@@ -137,7 +137,7 @@ TEST(Load, BundlesFormatAndClearFailure) {
   ASSERT_TRUE(std::filesystem::exists(out + "/registry.ndjson"));
   ASSERT_TRUE(std::filesystem::exists(out + "/patients.ndjson"));
   ServerProcess server(dir.path() + "/data");
-  CmdRun load = Command("load " + out + " --url " + server.base_url() + " --patients-per-bundle 4",
+  CmdRun load = Command("load " + out + " --url " + server.base_url() + " --token " + server.token() + " --patients-per-bundle 4",
                      dir.path());
   ASSERT_EQ(load.exit_code, 0) << load.output;
   HttpClient http(server.port());
@@ -150,7 +150,7 @@ TEST(Load, BundlesFormatAndClearFailure) {
     std::ofstream f(bad + "/Patient.ndjson");
     f << R"({"resourceType":"Patient","id":"x1","gender":"not-a-gender"})" << "\n";
   }
-  CmdRun fail = Command("load " + bad + " --url " + server.base_url(), dir.path());
+  CmdRun fail = Command("load " + bad + " --url " + server.base_url() + " --token " + server.token(), dir.path());
   EXPECT_EQ(fail.exit_code, 1) << fail.output;
   EXPECT_NE(fail.output.find("HTTP 4"), std::string::npos) << fail.output;
 

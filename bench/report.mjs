@@ -1,0 +1,217 @@
+// Turns the raw figures of one bench/run (OUT/raw/*) into OUT/results.json
+// (every figure), OUT/results.md (tables) and OUT/*.png (gnuplot, when installed).
+//   node report.mjs OUT
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const out = process.argv[2];
+const raw = (f) => path.join(out, 'raw', f);
+const readJson = (f) => JSON.parse(fs.readFileSync(raw(f), 'utf8'));
+const exists = (f) => fs.existsSync(raw(f));
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length,
+  spread_pct: xs.length > 1 ? (100 * (Math.max(...xs) - Math.min(...xs))) / median(xs) : 0, runs: xs });
+const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–'
+  : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
+
+const results = { meta: { ...readJson('meta.json'), ...(exists('meta-end.json') ? readJson('meta-end.json') : {}) }, targets: {
+  fhirpath_ratio_min: 20, search_p99_ms_max_at_1m: 5, ingest_resources_per_s_min: 15000,
+  rss_mib_max_at_1m: 200, startup_ms_max: 1000 } };
+const md = [];
+md.push(`# grunnmur benchmark ${results.meta.started}${results.meta.smoke ? ' (SMOKE: tiny sizes, figures mean nothing)' : ''}`, '');
+md.push(`${results.meta.cpus} CPUs (${results.meta.cpu_model}), ${fmt(results.meta.mem_mib)} MiB, ` +
+  `git ${results.meta.git}, node ${results.meta.node}. Load average at start ${results.meta.loadavg_start}, ` +
+  `at end ${results.meta.loadavg_end ?? '?'} (other work on the machine skews every figure). Targets: docs "Performance budget".`, '');
+
+// --- FHIRPath ---
+if (exists('fhirpath-runs.ndjson')) {
+  const cases = readJson('fhirpath-cases.json');
+  const gm = readJson('fhirpath-check-grunnmur.json');
+  const js = readJson('fhirpath-check-js.json');
+  const ids = readJson('fhirpath-ids.json');
+  const runs = fs.readFileSync(raw('fhirpath-runs.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const groups = {};
+  for (const g of ['suite', 'searchparam']) {
+    const total = cases.cases.filter((c) => c.group === g).length;
+    const inGroup = (xs) => xs.filter((id) => cases.cases.find((c) => c.id === id)?.group === g);
+    const eng = {};
+    for (const e of ['grunnmur', 'fhirpath.js']) {
+      const xs = runs.filter((r) => r.group === g && r.engine === e).map((r) => r.evals_per_s);
+      if (xs.length) eng[e] = stats(xs);
+    }
+    if (!eng.grunnmur || !eng['fhirpath.js']) continue;
+    // Ratio per round (A and B of the same round), then its median.
+    const gmRuns = eng.grunnmur.runs, jsRuns = eng['fhirpath.js'].runs;
+    const ratios = gmRuns.map((x, i) => x / jsRuns[i]);
+    groups[g] = {
+      cases_total: total, cases_timed: inGroup(ids).length,
+      rejected_by_grunnmur: { compile: inGroup(gm.compile_rejected), eval: inGroup(gm.eval_rejected) },
+      rejected_by_fhirpath_js: { compile: inGroup(js.compile_rejected), eval: inGroup(js.eval_rejected) },
+      evals_per_s: eng, ratio: stats(ratios), ratio_of_medians: eng.grunnmur.median / eng['fhirpath.js'].median,
+    };
+  }
+  results.fhirpath = { fhirpath_js_version: js.version, suite_expected_invalid_excluded: cases.suite_expected_invalid, groups };
+  md.push('## FHIRPath: grunnmur vs fhirpath.js (same expressions, same inputs, A/B alternated)', '');
+  md.push('| workload | cases timed (of) | rejected gm / js | grunnmur evals/s (median, min–max) | fhirpath.js evals/s | ratio (median, min–max) | target |');
+  md.push('|---|---|---|---|---|---|---|');
+  for (const [g, r] of Object.entries(groups)) {
+    const gmr = r.evals_per_s.grunnmur, jsr = r.evals_per_s['fhirpath.js'];
+    const rej = (x) => x.compile.length + x.eval.length;
+    md.push(`| ${g === 'suite' ? 'official R4 suite' : 'R4 search parameters'} | ${r.cases_timed} (${r.cases_total}) | ` +
+      `${rej(r.rejected_by_grunnmur)} / ${rej(r.rejected_by_fhirpath_js)} | ${fmt(gmr.median)} (${fmt(gmr.min)}–${fmt(gmr.max)}) | ` +
+      `${fmt(jsr.median)} (${fmt(jsr.min)}–${fmt(jsr.max)}) | **${fmt(r.ratio.median, 1)}×** (${fmt(r.ratio.min, 1)}–${fmt(r.ratio.max, 1)}) | ≥ 20× |`);
+  }
+  md.push('', `Suite tests that expect an error (${cases.suite_expected_invalid}) are not timed. ` +
+    `Cases rejected by either engine (compile or evaluation error) are not timed; they are listed in results.json.`, '');
+}
+
+// --- Search ---
+const searchFiles = fs.existsSync(path.join(out, 'raw'))
+  ? fs.readdirSync(path.join(out, 'raw')).filter((f) => /^search-\d+\.json$/.test(f)) : [];
+if (searchFiles.length) {
+  const bySize = searchFiles.map((f) => readJson(f)).sort((a, b) => a.size_requested - b.size_requested);
+  results.search = bySize;
+  md.push('## Ingest, start-up and memory', '');
+  md.push('| resources | patients | ingest resources/s (target ≥ 15,000) | ingest s | failed bundles | peak RSS ingest MiB | start-up empty / loaded ms (≤ 1000) | RSS idle loaded MiB | RSS after queries MiB (≤ 200 at 1M) | DB size MiB |');
+  md.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of bySize) {
+    md.push(`| ${fmt(s.ingest.resources)}${s.ingest.truncated_by_budget ? ` (of ${fmt(s.patients * 100 + s.practitioners)}: ingest budget hit)` : ''} | ${fmt(s.patients_loaded ?? (s.ingest.truncated_by_budget ? Math.round((s.ingest.resources - s.practitioners) / 100) : s.patients))} | **${fmt(s.ingest.resources_per_s)}** | ${fmt(s.ingest.seconds, 1)} | ` +
+      `${s.ingest.failures} | ${fmt(s.ingest.peak_rss_mib)} | ${fmt(s.startup_empty_ms)} / ${fmt(s.startup_loaded_ms)} | ` +
+      `${fmt(s.idle_rss_loaded_mib)} | ${fmt(s.after_queries?.rss_mib)} | ${fmt((s.db_bytes ?? 0) / 1048576)} |`);
+  }
+  md.push('', `Ingest: per-patient transaction bundles of ${bySize[0].ingest ? '~100' : ''} resources, ` +
+    `${bySize[0].connections} concurrent connections, durable (2xx after commit). Client CPU is reported in results.json.`, '');
+  md.push('## Clinical search mix (single client, keep-alive; latency = request sent → last byte)', '');
+  const names = bySize[0].queries.map((q) => q.name);
+  md.push(`| query | ${bySize.map((s) => `${fmt(s.ingest.resources)}: p50 / p99 ms (entries)`).join(' | ')} | target p99 at 1M |`);
+  md.push(`|---|${bySize.map(() => '---').join('|')}|---|`);
+  for (const n of names) {
+    const cells = bySize.map((s) => {
+      const q = s.queries.find((x) => x.name === n);
+      if (!q) return '–';
+      const bad = q.p99_ms > 5 ? ' ⚠' : '';
+      return `${fmt(q.p50_ms, 2)} / **${fmt(q.p99_ms, 2)}**${bad} (${fmt(q.mean_entries, 1)})${q.errors ? ` ${q.errors} errors` : ''}`;
+    });
+    const shape = bySize[0].queries.find((x) => x.name === n).shape.replaceAll('|', '\\|');
+    md.push(`| ${n}: \`${shape}\` | ${cells.join(' | ')} | ≤ 5 |`);
+  }
+  md.push('', '⚠ = p99 above the 5 ms target. Patients are drawn at random (seeded) per request; ' +
+    `${bySize[0].queries[0].requests} timed requests per query after 20 warm-up requests.`, '');
+}
+
+// --- Plots (gnuplot) ---
+function plot(name, script) {
+  try {
+    execFileSync('gnuplot', [], { input: script, cwd: out, stdio: ['pipe', 'ignore', 'pipe'] });
+    return `${name}.png`;
+  } catch (e) {
+    return null;
+  }
+}
+let hasGnuplot = true;
+try { execFileSync('gnuplot', ['--version'], { stdio: 'ignore' }); } catch { hasGnuplot = false; }
+const plots = [];
+if (hasGnuplot && results.fhirpath) {
+  const rows = Object.entries(results.fhirpath.groups).map(([g, r]) => {
+    const a = r.evals_per_s.grunnmur, b = r.evals_per_s['fhirpath.js'];
+    return `${g} ${a.median} ${a.min} ${a.max} ${b.median} ${b.min} ${b.max}`;
+  });
+  fs.writeFileSync(path.join(out, 'fhirpath.dat'), rows.join('\n') + '\n');
+  plots.push(plot('fhirpath', `set terminal pngcairo size 800,500 noenhanced
+set output 'fhirpath.png'
+set title 'FHIRPath evaluations/s (median, min-max bars; log scale)'
+set logscale y
+set style data histograms
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.7 border -1
+set ylabel 'evaluations/s'
+set yrange [1000:*]
+set key top left
+plot 'fhirpath.dat' using 2:3:4:xtic(1) title 'grunnmur', '' using 5:6:7 title 'fhirpath.js'
+`));
+}
+if (hasGnuplot && results.search) {
+  const sizes = results.search;
+  const names = sizes[0].queries.map((q) => q.name);
+  const lines = names.map((n) => [n, ...sizes.flatMap((s) => {
+    const q = s.queries.find((x) => x.name === n);
+    return [q?.p50_ms ?? 'NaN', q?.p99_ms ?? 'NaN'];
+  })].join(' '));
+  fs.writeFileSync(path.join(out, 'search.dat'), lines.join('\n') + '\n');
+  const cols = sizes.flatMap((s, i) => [
+    `'search.dat' using ${2 + 2 * i}${i === 0 ? ':xtic(1)' : ''} title 'p50 @ ${s.ingest.resources}'`,
+    `'' using ${3 + 2 * i} title 'p99 @ ${s.ingest.resources}'`]);
+  plots.push(plot('search-latency', `set terminal pngcairo size 1100,550 noenhanced
+set output 'search-latency.png'
+set title 'Clinical search latency, single client (ms, log scale); target p99 <= 5 ms at 1M'
+set logscale y
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.7 border -1
+set xtics rotate by -25
+set ylabel 'ms'
+set arrow from graph 0, first 5 to graph 1, first 5 nohead dt 2 lc rgb 'red'
+set key top left
+plot ${cols.join(', ')}
+`));
+  // Scale curve: p99 per query against database size, and ingest rate.
+  if (sizes.length > 1) {
+    const rows = sizes.map((s) => [s.ingest.resources, s.ingest.resources_per_s,
+      ...names.map((n) => s.queries.find((x) => x.name === n)?.p99_ms ?? 'NaN')].join(' '));
+    fs.writeFileSync(path.join(out, 'scale.dat'), rows.join('\n') + '\n');
+    plots.push(plot('scale', `set terminal pngcairo size 900,550 noenhanced
+set output 'scale.png'
+set title 'Scale curve: search p99 (ms) and ingest rate against database size'
+set logscale x
+set logscale y
+set xlabel 'resources'
+set ylabel 'p99 ms'
+set y2label 'ingest resources/s'
+set y2tics
+set ytics nomirror
+set key outside right
+plot ${names.map((n, i) => `'scale.dat' using 1:${3 + i} with linespoints title '${n}'`).join(', ')}, 'scale.dat' using 1:2 axes x1y2 with linespoints dt 2 lw 2 title 'ingest/s'
+`));
+  }
+}
+results.plots = plots.filter(Boolean);
+if (!hasGnuplot) md.push('_gnuplot not installed: no plots (Debian package gnuplot-nox; `make bench` installs it)._', '');
+else if (results.plots.length) md.push(`Plots: ${results.plots.map((p) => `![${p}](${p})`).join(' ')}`, '');
+
+fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+fs.writeFileSync(path.join(out, 'results.md'), md.join('\n') + '\n');
+
+// A smoke run proves the harness: every workload must have produced figures
+// without errors (nothing is asserted about speed).
+if (results.meta.smoke) {
+  const problems = [];
+  const fpWanted = exists('fhirpath-runs.ndjson');
+  if (fpWanted) {
+    for (const g of ['suite', 'searchparam']) {
+      const r = results.fhirpath?.groups?.[g];
+      if (!r || !(r.evals_per_s.grunnmur.median > 0) || !(r.evals_per_s['fhirpath.js'].median > 0)) problems.push(`fhirpath ${g}: no figures`);
+      else if (r.cases_timed === 0) problems.push(`fhirpath ${g}: no case accepted by both engines`);
+    }
+  }
+  for (const s of results.search ?? []) {
+    if (s.ingest.failures) problems.push(`search ${s.size_requested}: ${s.ingest.failures} failed bundles`);
+    if (!(s.ingest.resources_per_s > 0)) problems.push(`search ${s.size_requested}: no ingest figure`);
+    for (const q of s.queries ?? []) {
+      if (q.errors) problems.push(`search ${s.size_requested} ${q.name}: ${q.errors} errors (${q.first_error})`);
+      if (!(q.p99_ms > 0)) problems.push(`search ${s.size_requested} ${q.name}: no latency`);
+    }
+    if ((s.queries ?? []).length === 0) problems.push(`search ${s.size_requested}: no queries ran`);
+  }
+  if (!fpWanted && !(results.search ?? []).length) problems.push('no workload ran');
+  if (problems.length) {
+    console.error(`bench smoke FAILED:\n  ${problems.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.error('bench smoke: every workload produced figures');
+}

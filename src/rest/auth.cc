@@ -1,0 +1,155 @@
+#include "rest/auth.h"
+
+#include "rest/outcome.h"
+
+namespace gm::rest {
+
+namespace {
+
+constexpr uint8_t kAll = trust::kCreate | trust::kRead | trust::kUpdate | trust::kDelete |
+                         trust::kSearch;
+
+std::string PermissionText(uint8_t p) {
+  std::string out;
+  static constexpr std::string_view kOrder = "cruds";
+  for (size_t i = 0; i < kOrder.size(); ++i) {
+    if (p & (1u << i)) out += kOrder[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+Requirement RequirementFor(const Target& t, const std::string& method) {
+  const bool get = method == "GET" || method == "HEAD";
+  Requirement r;
+  r.type = t.type.empty() ? "*" : t.type;
+  switch (t.route) {
+    case Route::kMetadata:
+    case Route::kHealth:
+    case Route::kReady:
+    case Route::kMetrics:
+      r.is_public = true;
+      return r;
+    case Route::kSystem:
+      r.type = "*";
+      r.permissions = get ? trust::kSearch : kAll;  // batch/transaction: anything inside
+      return r;
+    case Route::kSystemHistory:
+      r.type = "*";
+      r.permissions = trust::kRead | trust::kSearch;
+      return r;
+    case Route::kSystemSearch:
+      r.type = "*";
+      r.permissions = trust::kSearch;
+      return r;
+    case Route::kType:
+      if (get) r.permissions = trust::kSearch;
+      else if (method == "POST") r.permissions = trust::kCreate;
+      else if (method == "PUT") r.permissions = trust::kUpdate | trust::kSearch;
+      else if (method == "DELETE") r.permissions = trust::kDelete | trust::kSearch;
+      else r.permissions = kAll;
+      return r;
+    case Route::kTypeSearch:
+    case Route::kCompartmentSearch:
+      r.permissions = trust::kSearch;
+      // Patient/1/Observation searches Observations (compartment_type "*": all).
+      if (t.route == Route::kCompartmentSearch) {
+        r.type = t.compartment_type.empty() ? "*" : t.compartment_type;
+      }
+      return r;
+    case Route::kTypeHistory:
+      r.permissions = trust::kRead | trust::kSearch;
+      return r;
+    case Route::kInstance:
+      if (get) r.permissions = trust::kRead;
+      else if (method == "PUT") r.permissions = trust::kUpdate;
+      else if (method == "PATCH") r.permissions = trust::kUpdate;
+      else if (method == "DELETE") r.permissions = trust::kDelete;
+      else r.permissions = kAll;
+      return r;
+    case Route::kInstanceHistory:
+    case Route::kVersion:
+      r.permissions = trust::kRead;
+      return r;
+    case Route::kTypeOperation:
+      // $validate stores nothing and returns no data: any valid token.
+      r.permissions = t.operation == "validate" ? 0 : kAll;
+      return r;
+    case Route::kInstanceOperation:
+    case Route::kSystemOperation:
+      // $everything reads a whole compartment: read and search on every type.
+      r.type = "*";
+      r.permissions = trust::kRead | trust::kSearch;
+      return r;
+  }
+  r.permissions = kAll;
+  return r;
+}
+
+Result<trust::Principal> Authenticate(const Context& ctx, const http::Request& req) {
+  std::string_view target = req.target;
+  if (size_t q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  std::string url = ctx.options.base_url + std::string(target);
+  return ctx.verifier->Verify(trust::RequestAuth{req.Header("authorization"), req.Header("dpop"),
+                                                 req.method, url});
+}
+
+Status Authorize(const trust::Principal& principal, const Requirement& need) {
+  if (need.is_public || need.permissions == 0) return Status::Ok();
+  for (uint8_t bit : {trust::kCreate, trust::kRead, trust::kUpdate, trust::kDelete,
+                      trust::kSearch}) {
+    if (!(need.permissions & bit)) continue;
+    if (!principal.scopes.Allows(need.type, static_cast<trust::Permission>(bit))) {
+      return Status::Error(ErrorCategory::kForbidden, "GM-AUTH-040", "forbidden",
+                           "the token's scopes do not grant '" + PermissionText(bit) + "' on " +
+                               (need.type == "*" ? std::string("all types") : need.type));
+    }
+  }
+  return Status::Ok();
+}
+
+http::Response Unauthorized(const Status& status) {
+  http::Response r = ErrorResponse(status);
+  r.status = 401;
+  std::string error = status.code() == "GM-AUTH-001" ? "" : ", error=\"invalid_token\"";
+  r.SetHeader("WWW-Authenticate",
+              "DPoP algs=\"ES256 RS256\"" + error + ", Bearer realm=\"grunnmur\"" + error);
+  return r;
+}
+
+std::optional<http::Response> Discovery(const Context& ctx, const http::Request& req) {
+  if (req.path != "/.well-known/openid-configuration" && req.path != "/jwks" &&
+      req.path != "/.well-known/jwks.json") {
+    return std::nullopt;
+  }
+  http::Response r;
+  r.interaction = "discovery";
+  r.SetHeader("Content-Type", "application/json; charset=utf-8");
+  r.SetHeader("Cache-Control", "max-age=300");
+  if (req.method != "GET" && req.method != "HEAD") {
+    return ErrorResponse(Status::Error(ErrorCategory::kMethodNotAllowed, "GM-REST-004",
+                                       "not-supported", "only GET is allowed here"));
+  }
+  if (req.path == "/.well-known/openid-configuration") {
+    json::Value d = json::Value::MakeObject();
+    d.set("issuer", ctx.issuer);
+    d.set("jwks_uri", ctx.options.base_url + "/jwks");
+    json::Value algs = json::Value::MakeArray();
+    algs.push_back("ES256");
+    algs.push_back("RS256");
+    d.set("dpop_signing_alg_values_supported", algs);
+    d.set("token_endpoint_auth_signing_alg_values_supported", algs);
+    json::Value scopes = json::Value::MakeArray();
+    for (const char* s : {"openid", "patient/*.rs", "user/*.cruds", "system/*.cruds"}) {
+      scopes.push_back(s);
+    }
+    d.set("scopes_supported", scopes);
+    r.body = json::Write(d);
+    return r;
+  }
+  r.body = ctx.keys ? json::Write(ctx.keys->PublicJwks()) : std::string("{\"keys\":[]}");
+  return r;
+}
+
+}  // namespace gm::rest

@@ -1,0 +1,179 @@
+// Authentication through the real server: every route that can reveal or
+// change data needs a valid access token (default deny); scopes limit what a
+// token may do; DPoP-bound tokens need a fresh proof; discovery is public.
+#include "tests/integration/fixture.h"
+#include "trust/jose.h"
+#include "trust/tokens.h"
+
+namespace gm::testing {
+namespace {
+
+class AuthTest : public ServerTest {
+ protected:
+  static HttpClient Anonymous() { return HttpClient(server().port(), HttpClient::Auth::kNone); }
+};
+
+// Every route shape of the FHIR API, with a method that would read or change data.
+struct RouteCase {
+  const char* method;
+  const char* path;
+  const char* body;
+};
+const RouteCase kRoutes[] = {
+    {"POST", "/", R"({"resourceType":"Bundle","type":"transaction","entry":[]})"},
+    {"GET", "/", nullptr},
+    {"GET", "/?_type=Patient", nullptr},
+    {"GET", "/_history", nullptr},
+    {"POST", "/_search", ""},
+    {"GET", "/Patient", nullptr},
+    {"POST", "/Patient", R"({"resourceType":"Patient"})"},
+    {"PUT", "/Patient?identifier=x", R"({"resourceType":"Patient"})"},
+    {"DELETE", "/Patient?identifier=x", nullptr},
+    {"POST", "/Patient/_search", ""},
+    {"GET", "/Patient/_history", nullptr},
+    {"POST", "/Patient/$validate", R"({"resourceType":"Patient"})"},
+    {"GET", "/Patient/p1", nullptr},
+    {"PUT", "/Patient/p1", R"({"resourceType":"Patient","id":"p1"})"},
+    {"PATCH", "/Patient/p1", "[]"},
+    {"DELETE", "/Patient/p1", nullptr},
+    {"GET", "/Patient/p1/_history", nullptr},
+    {"GET", "/Patient/p1/_history/1", nullptr},
+    {"GET", "/Patient/p1/$everything", nullptr},
+    {"POST", "/Patient/p1/$everything", ""},
+    {"GET", "/Patient/p1/Observation", nullptr},
+    {"GET", "/$export", nullptr},
+};
+
+TEST_F(AuthTest, EveryDataRouteNeedsATokenAndChangesNothingWithout) {
+  ASSERT_EQ(client().Put("/Patient/p1", R"({"resourceType":"Patient","id":"p1","active":true})").status,
+            201);
+  int64_t before = SystemHistoryCount(client());
+  HttpClient anon = Anonymous();
+  int checked = 0;
+  for (const auto& rc : kRoutes) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body = rc.body ? rc.body : "";
+    if (rc.body) {
+      headers.emplace_back("Content-Type", std::string(rc.method) == "PATCH"
+                                               ? "application/json-patch+json"
+                                           : body.empty() ? "application/x-www-form-urlencoded"
+                                                          : "application/fhir+json");
+    }
+    HttpResponse r = anon.Request(rc.method, rc.path, body, headers);
+    EXPECT_EQ(r.status, 401) << rc.method << " " << rc.path << ": " << r.body.substr(0, 300);
+    EXPECT_EQ(IssueCode(r), "GM-AUTH-001") << rc.method << " " << rc.path;
+    EXPECT_NE(r.header("www-authenticate").find("DPoP"), std::string::npos) << rc.path;
+    EXPECT_EQ(r.body.find("p1\""), std::string::npos) << "data leaked: " << r.body;
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(std::size(kRoutes)));
+  EXPECT_EQ(SystemHistoryCount(client()), before);
+  EXPECT_EQ(client().Get("/Patient/p1").status, 200);  // with the token
+}
+
+TEST_F(AuthTest, PublicEndpointsNeedNoToken) {
+  HttpClient anon = Anonymous();
+  EXPECT_EQ(anon.Get("/metadata").status, 200);
+  EXPECT_EQ(anon.Get("/healthz").status, 200);
+  EXPECT_EQ(anon.Get("/readyz").status, 200);
+  HttpResponse conf = anon.Get("/.well-known/openid-configuration");
+  ASSERT_EQ(conf.status, 200) << conf.body;
+  EXPECT_EQ(conf.json().get_string("jwks_uri"), server().base_url() + "/jwks");
+  HttpResponse jwks = anon.Get("/jwks");
+  ASSERT_EQ(jwks.status, 200);
+  // The server's token is signed by a key it publishes.
+  auto jws = trust::DecodeJws(server().token());
+  ASSERT_TRUE(jws.ok());
+  bool found = false;
+  for (const auto& k : jwks.json().find("keys")->array()) {
+    EXPECT_EQ(k.find("d"), nullptr) << "a private key was published";
+    if (k.get_string("kid") == jws->header.get_string("kid")) {
+      auto key = trust::Jwk::FromJson(k);
+      ASSERT_TRUE(key.ok());
+      EXPECT_TRUE(trust::VerifyJws(*jws, *key, {trust::Alg::kES256}).ok());
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(AuthTest, BadTokensAreRefused) {
+  HttpClient anon = Anonymous();
+  auto get = [&](const std::string& authorization) {
+    return anon.Get("/Patient", {{"Authorization", authorization}});
+  };
+  HttpResponse garbage = get("Bearer not-a-token");
+  EXPECT_EQ(garbage.status, 401);
+  EXPECT_EQ(IssueCode(garbage), "GM-AUTH-002");
+  EXPECT_NE(garbage.header("www-authenticate").find("invalid_token"), std::string::npos);
+  EXPECT_EQ(IssueCode(get("Basic dXNlcjpwYXNz")), "GM-AUTH-001");
+  // A token signed by another server's keys (another data directory).
+  TempDir other_dir;
+  ServerProcess other(other_dir.path());
+  HttpResponse foreign = get("Bearer " + other.token());
+  EXPECT_EQ(foreign.status, 401);
+  EXPECT_EQ(IssueCode(foreign), "GM-AUTH-006");
+  // The right token with one character of the signature changed.
+  std::string t = server().token();
+  t.back() = t.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(get("Bearer " + t).status, 401);
+}
+
+TEST_F(AuthTest, ScopesLimitWhatATokenMayDo) {
+  std::string id = Create("Patient", R"({"resourceType":"Patient","active":true})");
+  std::string read_patients = server().Token({"--scope", "system/Patient.rs"});
+  ASSERT_FALSE(read_patients.empty());
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + read_patients}};
+  EXPECT_EQ(c.Get("/Patient/" + id, h).status, 200);
+  EXPECT_EQ(c.Get("/Patient?active=true", h).status, 200);
+  HttpResponse create = c.Request("POST", "/Patient", R"({"resourceType":"Patient"})",
+                                  {h[0], {"Content-Type", "application/fhir+json"}});
+  EXPECT_EQ(create.status, 403) << create.body;
+  EXPECT_EQ(IssueCode(create), "GM-AUTH-040");
+  EXPECT_EQ(c.Get("/Observation", h).status, 403);
+  EXPECT_EQ(c.Get("/Patient/" + id + "/$everything", h).status, 403);
+  HttpResponse tx = c.Request("POST", "/", R"({"resourceType":"Bundle","type":"batch","entry":[]})",
+                              {h[0], {"Content-Type", "application/fhir+json"}});
+  EXPECT_EQ(tx.status, 403);
+  // v1 scope forms are understood: patient/Observation.read = rs.
+  std::string v1 = server().Token({"--scope", "user/Observation.read"});
+  EXPECT_EQ(c.Get("/Observation", {{"Authorization", "Bearer " + v1}}).status, 200);
+  EXPECT_EQ(c.Get("/Patient", {{"Authorization", "Bearer " + v1}}).status, 403);
+}
+
+TEST_F(AuthTest, DpopBoundTokensNeedAFreshProofForThisRequest) {
+  trust::Jwk key = trust::Jwk::Generate(trust::Alg::kES256, "");
+  std::string token =
+      server().Token({"--scope", "system/*.rs", "--dpop-jkt", key.Thumbprint()});
+  ASSERT_FALSE(token.empty());
+  int n = 0;
+  auto proof = [&](const std::string& method, const std::string& path) {
+    json::Value h = json::Value::MakeObject();
+    h.set("typ", "dpop+jwt");
+    h.set("jwk", key.PublicJson());
+    json::Value c = json::Value::MakeObject();
+    c.set("htm", method);
+    c.set("htu", server().base_url() + path);
+    c.set("iat", static_cast<int64_t>(time(nullptr)));
+    c.set("jti", "test-proof-" + std::to_string(++n));
+    c.set("ath", trust::Base64UrlEncode(trust::Sha256(token)));
+    return trust::SignJws(std::move(h), c, key);
+  };
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  std::string p1 = proof("GET", "/Patient");
+  HttpResponse ok = c.Get("/Patient?_count=1", {{"Authorization", "DPoP " + token}, {"DPoP", p1}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  HttpResponse replay = c.Get("/Patient", {{"Authorization", "DPoP " + token}, {"DPoP", p1}});
+  EXPECT_EQ(replay.status, 401);
+  EXPECT_EQ(IssueCode(replay), "GM-AUTH-011");
+  HttpResponse other_path =
+      c.Get("/Observation", {{"Authorization", "DPoP " + token}, {"DPoP", proof("GET", "/Patient")}});
+  EXPECT_EQ(IssueCode(other_path), "GM-AUTH-011");
+  HttpResponse bearer = c.Get("/Patient", {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(bearer.status, 401);
+  EXPECT_EQ(IssueCode(bearer), "GM-AUTH-010");
+}
+
+}  // namespace
+}  // namespace gm::testing
