@@ -79,6 +79,14 @@ struct TokenArgs {
 // server's own key (token_cmd.cc). Works only with access to the data directory.
 int RunToken(const TokenArgs& args);
 
+struct ClientArgs {
+  std::string data = "./var";
+  std::string client_id, jwks_file, scope, name, orgnr_parent, orgnr_child;
+};
+// grunnmur client add: registers a client's public keys and allowed scopes
+// (token_cmd.cc).
+int RunClientAdd(const ClientArgs& args);
+
 // The fixed seed of the demo population.
 inline constexpr uint64_t kDemoSeed = 20261129;
 // If the store is empty, generates `patients` synthetic citizens (kDemoSeed)

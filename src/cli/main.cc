@@ -143,6 +143,13 @@ int Serve(const ServeArgs& args) {
   context.verifier = args.auth == "off" ? nullptr : &verifier;
   context.keys = *keys;
   context.issuer = args.issuer;
+  // The token endpoint: clients registered with `grunnmur client add`.
+  gm::trust::ClientRegistry clients((std::filesystem::path(args.data) / "clients").string());
+  gm::trust::TokenIssuer token_issuer(*keys, args.issuer, args.audience, clock);
+  gm::trust::ReplayCache assertion_jtis;
+  context.clients = &clients;
+  context.token_issuer = &token_issuer;
+  context.assertion_jtis = &assertion_jtis;
   if (gm::Status st = gm::rest::LoadStoredProfiles(context); !st.ok()) {
     spdlog::error("cannot load the stored profiles: {}", st.message());
     (*store)->Close();
@@ -306,7 +313,22 @@ int main(int argc, char** argv) {
   token_cmd->add_option("--audience", token_args.audience, "Audience (as the server's --audience)")
       ->capture_default_str();
 
+  gm::cli::ClientArgs client_args;
+  CLI::App* client_cmd = app.add_subcommand("client", "Manage registered OAuth clients");
+  CLI::App* client_add = client_cmd->add_subcommand("add", "Register (or replace) a client");
+  client_cmd->require_subcommand(1);
+  client_add->add_option("--data", client_args.data, "Data directory")->capture_default_str();
+  client_add->add_option("--id", client_args.client_id, "client_id")->required();
+  client_add->add_option("--jwks", client_args.jwks_file, "File with the client's public JWKS")
+      ->required();
+  client_add->add_option("--scope", client_args.scope, "Scopes the client may be given")
+      ->required();
+  client_add->add_option("--name", client_args.name, "Display name");
+  client_add->add_option("--orgnr", client_args.orgnr_parent, "Legal entity (orgnr)");
+  client_add->add_option("--orgnr-child", client_args.orgnr_child, "Sub-unit (orgnr)");
+
   CLI11_PARSE(app, argc, argv);
+  if (client_add->parsed()) return gm::cli::RunClientAdd(client_args);
   if (token_cmd->parsed()) return gm::cli::RunToken(token_args);
   if (serve_cmd->parsed()) return Serve(serve);
   if (fp->parsed()) return gm::cli::RunFhirPath(fhirpath_args);

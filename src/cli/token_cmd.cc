@@ -8,7 +8,10 @@
 
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "trust/clients.h"
 #include "trust/tokens.h"
+#include <fstream>
+#include <sstream>
 
 namespace gm::cli {
 
@@ -40,6 +43,30 @@ int RunToken(const TokenArgs& args) {
   r.cnf_jkt = args.cnf_jkt;
   r.ttl_seconds = args.ttl;
   std::cout << issuer.Issue(r) << std::endl;
+  return 0;
+}
+
+int RunClientAdd(const ClientArgs& args) {
+  std::ifstream in(args.jwks_file, std::ios::binary);
+  if (!in) {
+    std::cerr << "cannot read " << args.jwks_file << "\n";
+    return 2;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto jwks = json::Parse(ss.str());
+  if (!jwks.ok()) {
+    std::cerr << "the JWKS file is not JSON: " << jwks.status().message() << "\n";
+    return 2;
+  }
+  trust::ClientRegistry registry((std::filesystem::path(args.data) / "clients").string());
+  Status st = registry.Put(args.client_id, args.name, *jwks, args.scope, args.orgnr_parent,
+                           args.orgnr_child);
+  if (!st.ok()) {
+    std::cerr << "client not registered: " << st.message() << "\n";
+    return 1;
+  }
+  std::cout << "client " << args.client_id << " registered\n";
   return 0;
 }
 

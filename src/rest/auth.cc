@@ -135,6 +135,13 @@ std::optional<http::Response> Discovery(const Context& ctx, const http::Request&
     json::Value d = json::Value::MakeObject();
     d.set("issuer", ctx.issuer);
     d.set("jwks_uri", ctx.options.base_url + "/jwks");
+    d.set("token_endpoint", ctx.options.base_url + "/token");
+    json::Value grants = json::Value::MakeArray();
+    grants.push_back("client_credentials");
+    d.set("grant_types_supported", grants);
+    json::Value methods = json::Value::MakeArray();
+    methods.push_back("private_key_jwt");
+    d.set("token_endpoint_auth_methods_supported", methods);
     json::Value algs = json::Value::MakeArray();
     algs.push_back("ES256");
     algs.push_back("RS256");

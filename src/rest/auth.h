@@ -52,4 +52,9 @@ http::Response Unauthorized(const Status& status);
 // /.well-known/openid-configuration and /jwks (nullopt: not such a path).
 std::optional<http::Response> Discovery(const Context& ctx, const http::Request& req);
 
+// POST /token (oauth.cc): client_credentials with private_key_jwt (RFC 7523),
+// optional DPoP binding (RFC 9449), the trust-framework attestation copied
+// from the client assertion's authorization_details. nullopt: not /token.
+std::optional<http::Response> TokenEndpoint(const Context& ctx, const http::Request& req);
+
 }  // namespace gm::rest

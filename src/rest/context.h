@@ -11,6 +11,7 @@
 #include "search/indexer.h"
 #include "search/page_token.h"
 #include "store/store.h"
+#include "trust/clients.h"
 #include "trust/tokens.h"
 
 namespace gm::rest {
@@ -43,6 +44,12 @@ struct Context {
   const trust::TokenVerifier* verifier = nullptr;
   std::shared_ptr<trust::KeyRing> keys;  // grunnmur's own issuer, published as /jwks
   std::string issuer;
+  // The token endpoint (rest/oauth.cc): registered clients, the issuer that
+  // signs, and the jti values of client assertions already used. Null: no
+  // token endpoint.
+  const trust::ClientRegistry* clients = nullptr;
+  const trust::TokenIssuer* token_issuer = nullptr;
+  trust::ReplayCache* assertion_jtis = nullptr;
 };
 
 }  // namespace gm::rest

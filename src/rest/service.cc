@@ -34,6 +34,7 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
     return r;
   }
   if (auto d = Discovery(ctx_, req)) return std::move(*d);
+  if (auto t = TokenEndpoint(ctx_, req)) return std::move(*t);
   auto target = ParseTarget(ctx_.model, req.path);
   if (!target.ok()) {
     // Unknown paths answer the same to everyone (404), before authentication:
