@@ -87,6 +87,15 @@ struct ClientArgs {
 // (token_cmd.cc).
 int RunClientAdd(const ClientArgs& args);
 
+struct AuditVerifyArgs {
+  std::string data = "./var";
+  std::string jwks_file;  // --jwks: extra public keys pinned by the operator
+  bool only_jwks = false;  // --only-jwks: trust only those
+};
+// grunnmur audit verify --data DIR: checks the audit log's hash chain and
+// signed checkpoints (audit_cmd.cc). Exit 0 intact, 1 tampering, 2 cannot check.
+int RunAuditVerify(const AuditVerifyArgs& args);
+
 // The fixed seed of the demo population.
 inline constexpr uint64_t kDemoSeed = 20261129;
 // If the store is empty, generates `patients` synthetic citizens (kDemoSeed)

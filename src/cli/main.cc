@@ -327,7 +327,17 @@ int main(int argc, char** argv) {
   client_add->add_option("--orgnr", client_args.orgnr_parent, "Legal entity (orgnr)");
   client_add->add_option("--orgnr-child", client_args.orgnr_child, "Sub-unit (orgnr)");
 
+  gm::cli::AuditVerifyArgs audit_args;
+  CLI::App* audit_cmd = app.add_subcommand("audit", "The tamper-evident audit log");
+  audit_cmd->require_subcommand(1);
+  CLI::App* audit_verify =
+      audit_cmd->add_subcommand("verify", "Check the audit log (exit 0 intact, 1 tampered, 2 cannot check)");
+  audit_verify->add_option("--data", audit_args.data, "Data directory")->capture_default_str();
+  audit_verify->add_option("--jwks", audit_args.jwks_file, "Extra trusted public keys (JWKS file)");
+  audit_verify->add_flag("--only-jwks", audit_args.only_jwks, "Trust only the keys in --jwks");
+
   CLI11_PARSE(app, argc, argv);
+  if (audit_verify->parsed()) return gm::cli::RunAuditVerify(audit_args);
   if (client_add->parsed()) return gm::cli::RunClientAdd(client_args);
   if (token_cmd->parsed()) return gm::cli::RunToken(token_args);
   if (serve_cmd->parsed()) return Serve(serve);

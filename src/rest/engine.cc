@@ -49,6 +49,37 @@ Result<store::PutRequest> Prepare(const Context& ctx, json::Value& resource,
   return put;
 }
 
+// Prepare in two steps: Shape (everything that does not depend on the
+// version and timestamp) and Finish. Shape fills meta.versionId and
+// meta.lastUpdated with provisional values so that canonical member order is
+// the same as Prepare's; Finish replaces them in place.
+void Shape(const Context& ctx, json::Value& resource, const std::string& id) {
+  resource.set("id", id);
+  json::Value& meta = resource["meta"];
+  if (!meta.is_object()) meta = json::Value::MakeObject();
+  meta.set("versionId", std::string("0"));
+  meta.set("lastUpdated", time::FormatInstant(0));
+  no::CanonicalizeIdentifierSystems(resource, ctx.model);
+  fhir::Canonicalize(resource, &ctx.model);
+}
+
+Status Finish(const Context& ctx, PreparedWrite& p, int64_t version, int64_t last_updated_us) {
+  json::Value& meta = p.resource["meta"];
+  meta.set("versionId", std::to_string(version));
+  meta.set("lastUpdated", time::FormatInstant(last_updated_us));
+  auto write_time = ctx.indexer.ExtractWriteTime(p.type, p.id, p.resource);
+  if (!write_time.ok()) return write_time.status();
+  p.put.index.resize(p.stable_entries);
+  for (store::IndexEntry& e : *write_time) p.put.index.push_back(std::move(e));
+  p.put.resource.type = p.type;
+  p.put.resource.id = p.id;
+  p.put.resource.version = version;
+  p.put.resource.last_updated_us = last_updated_us;
+  p.put.resource.deleted = false;
+  p.put.resource.json = json::Write(p.resource);
+  return Status::Ok();
+}
+
 int64_t NextTimestamp(const Context& ctx, const std::optional<store::ResourceVersion>& current) {
   int64_t now = TruncateToMs(ctx.clock.NowUs());
   if (current && current->last_updated_us >= now) now = current->last_updated_us + 1000;
@@ -220,6 +251,57 @@ Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::str
   if (!put.ok()) return put.status();
   GM_RETURN_IF_ERROR(txn.Put(*put));
   return WriteResult{std::move(put->resource), created ? 201 : 200, false};
+}
+
+std::optional<PreparedWrite> PrepareWrite(const Context& ctx, json::Value resource,
+                                          const std::string& type, const std::string& id) {
+  PreparedWrite p;
+  p.type = type;
+  p.id = id;
+  p.resource = std::move(resource);
+  Shape(ctx, p.resource, id);
+  auto stable = ctx.indexer.ExtractStable(type, id, p.resource);
+  if (!stable.ok() || !stable->has_value()) return std::nullopt;
+  p.put.index = std::move((*stable)->index);
+  p.put.compartments = std::move((*stable)->compartments);
+  p.stable_entries = p.put.index.size();
+  return p;
+}
+
+Result<WriteResult> DoCreatePrepared(const Context& ctx, store::Txn& txn, PreparedWrite& p) {
+  auto current = txn.Current(p.type, p.id);
+  if (!current.ok()) return current.status();
+  if (current->has_value()) {
+    return Status::Error(ErrorCategory::kConflict, "GM-REST-040", "duplicate",
+                         "a resource with this id already exists");
+  }
+  GM_RETURN_IF_ERROR(Finish(ctx, p, 1, NextTimestamp(ctx, std::nullopt)));
+  GM_RETURN_IF_ERROR(txn.Put(p.put));
+  store::ResourceVersion stored = p.put.resource;
+  return WriteResult{std::move(stored), 201, false};
+}
+
+Result<WriteResult> DoUpdatePrepared(const Context& ctx, store::Txn& txn, PreparedWrite& p,
+                                     std::optional<int64_t> if_match) {
+  const std::string& type = p.type;
+  const std::string& id = p.id;
+  if (!IsValidId(id)) return Invalid("GM-REST-003", "value", "invalid resource id", "id");
+  auto current = txn.Current(type, id);
+  if (!current.ok()) return current.status();
+  const auto& cur = *current;
+  if (if_match) {
+    if (!cur || cur->deleted || cur->version != *if_match) {
+      return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-043", "conflict",
+                           "If-Match version " + std::to_string(*if_match) +
+                               " is not the current version");
+    }
+  }
+  int64_t version = cur ? cur->version + 1 : 1;
+  bool created = !cur || cur->deleted;
+  GM_RETURN_IF_ERROR(Finish(ctx, p, version, NextTimestamp(ctx, cur)));
+  GM_RETURN_IF_ERROR(txn.Put(p.put));
+  store::ResourceVersion stored = p.put.resource;
+  return WriteResult{std::move(stored), created ? 201 : 200, false};
 }
 
 Result<WriteResult> DoDelete(const Context& ctx, store::Txn& txn, const std::string& type,

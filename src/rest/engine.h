@@ -57,6 +57,30 @@ Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::str
 Result<WriteResult> DoDelete(const Context& ctx, store::Txn& txn, const std::string& type,
                              const std::string& id, std::optional<int64_t> if_match);
 
+// A create or update made ready outside the store transaction (on the
+// request's thread, so the store's single writer does less): the resource with
+// its id set, canonicalised, and its search index and compartments except the
+// parameters that read meta.versionId / meta.lastUpdated, which only the
+// transaction knows. Finishing it inside the transaction (DoCreatePrepared /
+// DoUpdatePrepared) stores exactly what DoCreate / DoUpdate would have stored
+// for the same resource. Finishing is idempotent, so a store fn that uses it
+// may run more than once.
+struct PreparedWrite {
+  std::string type;
+  std::string id;
+  json::Value resource;
+  store::PutRequest put;   // index (stable part) and compartments filled in
+  size_t stable_entries = 0;
+};
+// nullopt when the resource cannot be prepared outside (the indexer cannot
+// split its extraction, or extraction failed): the caller uses DoCreate/DoUpdate.
+std::optional<PreparedWrite> PrepareWrite(const Context& ctx, json::Value resource,
+                                          const std::string& type, const std::string& id);
+// DoCreate / DoUpdate for a prepared resource (same checks, same result).
+Result<WriteResult> DoCreatePrepared(const Context& ctx, store::Txn& txn, PreparedWrite& prepared);
+Result<WriteResult> DoUpdatePrepared(const Context& ctx, store::Txn& txn, PreparedWrite& prepared,
+                                     std::optional<int64_t> if_match);
+
 // Conditional criteria ("identifier=x|y&active=true") → ids of current matches
 // (at most `limit`). Empty criteria are refused (400), as are unknown parameters.
 Result<std::vector<std::string>> MatchCriteria(const Context& ctx, store::Txn& txn,

@@ -64,6 +64,9 @@ struct OutputFormat {
   SummaryMode summary = SummaryMode::kFalse;
   std::vector<std::string> elements;  // _elements
   std::string content_type = "application/fhir+json";
+  // The person the caller acts as (the token's fødselsnummer), "" for none:
+  // addresses under a confidentiality label are shown only to that person.
+  std::string viewer_pid;
 };
 
 // From _format, Accept, _pretty, _summary, _elements. Error 406 for formats we

@@ -41,10 +41,75 @@ std::string RenderJson(const json::Value& value, const OutputFormat& format) {
   return json::Write(value, {.pretty = format.pretty});
 }
 
+namespace {
+
+constexpr std::string_view kConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+
+// Folkeregister address confidentiality (docs/grunndata.md): a Patient or
+// RelatedPerson labelled R (fortrolig) or V (strengt fortrolig).
+bool HasConfidentialAddress(const json::Value& r) {
+  std::string_view type = r.get_string("resourceType");
+  if (type != "Patient" && type != "RelatedPerson") return false;
+  const json::Value* meta = r.find("meta");
+  const json::Value* security = meta ? meta->find("security") : nullptr;
+  if (security == nullptr || !security->is_array()) return false;
+  for (const auto& c : security->array()) {
+    if (c.get_string("system") == kConfidentiality &&
+        (c.get_string("code") == "R" || c.get_string("code") == "V")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsThePerson(const json::Value& r, std::string_view pid) {
+  if (pid.empty()) return false;
+  const json::Value* ids = r.find("identifier");
+  if (ids == nullptr || !ids->is_array()) return false;
+  for (const auto& id : ids->array()) {
+    std::string_view system = id.get_string("system");
+    if ((system == "urn:oid:2.16.578.1.12.4.1.4.1" || system == "urn:oid:2.16.578.1.12.4.1.4.2") &&
+        id.get_string("value") == pid) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Removes what could show where the person lives: addresses (also of the
+// Patient's contacts, the household) and the narrative, which may repeat
+// them; marks the copy REDACTED (FHIR security labels).
+void RedactAddress(json::Value& r) {
+  r.erase("address");
+  r.erase("text");
+  if (json::Value* contacts = r.find("contact"); contacts && contacts->is_array()) {
+    for (auto& c : contacts->array()) {
+      if (c.is_object()) c.erase("address");
+    }
+  }
+  json::Value& meta = r["meta"];
+  json::Value& security = meta["security"];
+  if (!security.is_array()) security = json::Value::MakeArray();
+  json::Value label = json::Value::MakeObject();
+  label.set("system", "http://terminology.hl7.org/CodeSystem/v3-ObservationValue");
+  label.set("code", "REDACTED");
+  security.push_back(std::move(label));
+}
+
+}  // namespace
+
 std::string RenderResource(std::string_view stored, const OutputFormat& format) {
-  if (!format.pretty && !NeedsShaping(format)) return std::string(stored);
+  const bool maybe_confidential = stored.find(kConfidentiality) != std::string_view::npos;
+  if (!format.pretty && !NeedsShaping(format) && !maybe_confidential) return std::string(stored);
   auto parsed = json::Parse(stored, json::ParseOptions{.max_depth = 1024});
   if (!parsed.ok()) return std::string(stored);  // stored bytes are always valid JSON
+  bool changed = false;
+  if (maybe_confidential && HasConfidentialAddress(*parsed) &&
+      !IsThePerson(*parsed, format.viewer_pid)) {
+    RedactAddress(*parsed);
+    changed = true;
+  }
+  if (!changed && !format.pretty && !NeedsShaping(format)) return std::string(stored);
   if (NeedsShaping(format)) Shape(*parsed, format);
   return json::Write(*parsed, {.pretty = format.pretty});
 }

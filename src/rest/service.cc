@@ -91,6 +91,7 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   if (!params.ok()) return ErrorResponse(params.status());
   auto format = NegotiateFormat(req, *params);
   if (!format.ok()) return ErrorResponse(format.status());
+  if (principal) format->viewer_pid = principal->pid;
   Call call{ctx_, req, *target, std::move(*params), std::move(*format),
             ParsePrefer(req.Header("prefer")), principal ? &*principal : nullptr};
 

@@ -37,6 +37,9 @@ struct Entry {
   std::string if_none_exist;
   std::optional<int64_t> if_match;
   std::string new_id;  // pre-assigned id for a create
+  // The write prepared outside the store transaction (references rewritten,
+  // canonicalised, indexed), when nothing about it depends on the transaction.
+  std::optional<PreparedWrite> prepared;
   // Outcome
   bool matched_existing = false;
   int status = 200;
@@ -185,6 +188,29 @@ void RewriteReferences(json::Value& v, const std::map<std::string, std::string>&
   }
 }
 
+// RewriteReferences with the mappings known before the transaction; false
+// (v then partly rewritten) if v holds a value that may map to something only
+// the transaction can tell (a key in `unresolved`).
+bool RewriteKnownReferences(json::Value& v, const std::map<std::string, std::string>& map,
+                            const std::set<std::string>& unresolved) {
+  if (v.is_object()) {
+    for (auto& [k, child] : v.object()) {
+      if (child.is_string() && (k == "reference" || k == "url" || k.rfind("value", 0) == 0)) {
+        if (unresolved.count(child.str())) return false;
+        auto it = map.find(child.str());
+        if (it != map.end()) child = json::Value(it->second);
+      } else if (!RewriteKnownReferences(child, map, unresolved)) {
+        return false;
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& child : v.array()) {
+      if (!RewriteKnownReferences(child, map, unresolved)) return false;
+    }
+  }
+  return true;
+}
+
 // Collects "Type?criteria" references (conditional references) found in v.
 void CollectConditionalRefs(const json::Value& v, const fhir::Model& model,
                             std::set<std::string>& out) {
@@ -237,7 +263,8 @@ Status Execute(const Context& ctx, store::Txn& txn, Entry& e) {
     }
     case Method::kPost: {
       if (e.matched_existing) return Status::Ok();
-      auto r = DoCreate(ctx, txn, e.resource, e.new_id);
+      auto r = e.prepared ? DoCreatePrepared(ctx, txn, *e.prepared)
+                          : DoCreate(ctx, txn, e.resource, e.new_id);
       if (!r.ok()) return r.status();
       e.status = 201;
       e.result = r->version;
@@ -245,6 +272,14 @@ Status Execute(const Context& ctx, store::Txn& txn, Entry& e) {
       return Status::Ok();
     }
     case Method::kPut: {
+      if (e.prepared) {
+        auto r = DoUpdatePrepared(ctx, txn, *e.prepared, e.if_match);
+        if (!r.ok()) return r.status();
+        e.status = r->status;
+        e.result = std::move(r->version);
+        e.has_result = true;
+        return Status::Ok();
+      }
       e.resource.set("id", e.id);
       auto r = DoUpdate(ctx, txn, e.type, e.id, e.resource, e.if_match);
       if (!r.ok()) return r.status();
@@ -305,6 +340,47 @@ void AddEntryToBundle(const Context& ctx, const Call& call, BundleWriter& bundle
                   nullptr, nullptr, &response);
 }
 
+// Prepares, before the store transaction, the creates and updates whose
+// identity and references do not depend on it: a POST without ifNoneExist (its
+// id is pre-assigned) or a PUT to [type]/[id], whose references mention no
+// fullUrl of an entry with a conditional identity and no conditional
+// reference. Their mappings (fullUrl -> Type/id) are the same ones the
+// transaction computes, so the prepared resource is what it would write.
+void PrepareOutside(const Context& ctx, std::vector<Entry>& entries) {
+  auto known_identity = [](const Entry& e) {
+    return (e.method == Method::kPost && e.if_none_exist.empty()) ||
+           (e.method == Method::kPut && !e.has_query);
+  };
+  std::map<std::string, std::string> known;  // fullUrl -> Type/id, as step 1 maps them
+  std::set<std::string> unresolved;          // keys whose mapping needs the transaction
+  for (const Entry& e : entries) {
+    if (e.full_url.empty() || (e.method != Method::kPost && e.method != Method::kPut)) continue;
+    if (known_identity(e)) {
+      known[e.full_url] = e.type + "/" + (e.method == Method::kPost ? e.new_id : e.id);
+      unresolved.erase(e.full_url);
+    } else {
+      known.erase(e.full_url);
+      unresolved.insert(e.full_url);
+    }
+  }
+  std::set<std::string> conditional;
+  for (const Entry& e : entries) {
+    if (e.has_resource) CollectConditionalRefs(e.resource, ctx.model, conditional);
+  }
+  for (const std::string& ref : conditional) {
+    if (!known.count(ref)) unresolved.insert(ref);
+  }
+  for (Entry& e : entries) {
+    e.prepared.reset();
+    if (!e.has_resource || !known_identity(e)) continue;
+    const std::string& id = e.method == Method::kPost ? e.new_id : e.id;
+    if (e.method == Method::kPut && e.resource.get_string("id") != e.id) continue;  // refused later
+    json::Value resource = e.resource;
+    if (!RewriteKnownReferences(resource, known, unresolved)) continue;
+    e.prepared = PrepareWrite(ctx, std::move(resource), e.type, id);
+  }
+}
+
 http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
   const Context& ctx = call.ctx;
   for (Entry& e : entries) {
@@ -312,6 +388,7 @@ http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
       e.new_id = ctx.new_id();
     }
   }
+  PrepareOutside(ctx, entries);
   Status st = ctx.store.Write([&](store::Txn& txn) -> Status {
     std::map<std::string, std::string> ids;  // fullUrl → Type/id
     std::set<std::string> touched;
@@ -398,7 +475,7 @@ http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
     }
     // 3. Rewrite references, then validate what will be written.
     for (Entry& e : entries) {
-      if (!e.has_resource || e.matched_existing) continue;
+      if (!e.has_resource || e.matched_existing || e.prepared) continue;
       RewriteReferences(e.resource, ids);
     }
     // 4. Execute in the spec's order.

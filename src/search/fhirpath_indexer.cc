@@ -467,6 +467,8 @@ FhirPathIndexer::FhirPathIndexer(const fhir::Model& model) : model_(model) {
       const fhirpath::Expression* expr = compile(text);
       if (expr == nullptr) continue;
       Param param{def, *expr, {}};
+      param.write_time = text.find("meta.lastUpdated") != std::string::npos ||
+                         text.find("meta.versionId") != std::string::npos;
       if (composite) {
         if (def->components.size() != store::kMaxCompositeComponents) continue;
         bool ok = true;
@@ -546,12 +548,29 @@ void FhirPathIndexer::ExtractComposite(const Param& p, const json::Value& resour
 
 Result<Extracted> FhirPathIndexer::Extract(std::string_view type, std::string_view id,
                                            const json::Value& resource) const {
+  return ExtractPart(type, id, resource, Part::kAll);
+}
+
+Result<std::optional<Extracted>> FhirPathIndexer::ExtractStable(
+    std::string_view type, std::string_view id, const json::Value& resource) const {
+  return std::optional<Extracted>(ExtractPart(type, id, resource, Part::kStable));
+}
+
+Result<std::vector<store::IndexEntry>> FhirPathIndexer::ExtractWriteTime(
+    std::string_view type, std::string_view id, const json::Value& resource) const {
+  return std::move(ExtractPart(type, id, resource, Part::kWriteTime).index);
+}
+
+Extracted FhirPathIndexer::ExtractPart(std::string_view type, std::string_view id,
+                                       const json::Value& resource, Part part) const {
   Extracted out;
   auto it = by_type_.find(std::string(type));
   if (it == by_type_.end()) return out;
   fhirpath::EvalOptions options;
   options.resolver = [](std::string_view reference) { return StubFor(reference); };
   for (const Param& p : it->second) {
+    if (part == Part::kStable && p.write_time) continue;
+    if (part == Part::kWriteTime && !p.write_time) continue;
     size_t first = out.index.size();
     if (!p.components.empty()) {
       ExtractComposite(p, resource, options, out.index);
@@ -571,6 +590,7 @@ Result<Extracted> FhirPathIndexer::Extract(std::string_view type, std::string_vi
     }
     out.index.resize(kept);
   }
+  if (part == Part::kWriteTime) return out;
   // Full text: the narrative (DomainResources) and everything.
   if (model_.IsA(type, "DomainResource")) {
     if (const json::Value* text = resource.find("text")) {

@@ -36,8 +36,17 @@ class FhirPathIndexer final : public Indexer {
 
   Result<Extracted> Extract(std::string_view type, std::string_view id,
                             const json::Value& resource) const override;
+  Result<std::optional<Extracted>> ExtractStable(std::string_view type, std::string_view id,
+                                                 const json::Value& resource) const override;
+  Result<std::vector<store::IndexEntry>> ExtractWriteTime(
+      std::string_view type, std::string_view id, const json::Value& resource) const override;
 
  private:
+  // Which parameters an extraction covers: all; all but the write-time ones
+  // (those whose expression reads meta.versionId or meta.lastUpdated); or only those.
+  enum class Part { kAll, kStable, kWriteTime };
+  Extracted ExtractPart(std::string_view type, std::string_view id, const json::Value& resource,
+                        Part part) const;
   struct Component {
     const fhir::SearchParamDef* def;
     fhirpath::Expression expression;
@@ -46,6 +55,7 @@ class FhirPathIndexer final : public Indexer {
     const fhir::SearchParamDef* def;
     fhirpath::Expression expression;
     std::vector<Component> components;  // composite parameters only
+    bool write_time = false;  // reads meta.versionId / meta.lastUpdated
   };
   void ExtractComposite(const Param& p, const json::Value& resource,
                         const fhirpath::EvalOptions& options, std::vector<store::IndexEntry>& out) const;

@@ -3,6 +3,7 @@
 // stored in the same transaction as the resource (see store/store.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,25 @@ class Indexer {
   virtual ~Indexer() = default;
   virtual Result<Extracted> Extract(std::string_view type, std::string_view id,
                                     const json::Value& resource) const = 0;
+
+  // Extract in two parts, for writers that prepare a resource before the
+  // server has filled in meta.versionId and meta.lastUpdated (which only the
+  // store transaction knows): ExtractStable gives everything Extract gives
+  // except the entries of the parameters that read those two elements, and
+  // ExtractWriteTime gives exactly those entries (no compartments). So
+  // ExtractStable(r).index + ExtractWriteTime(r) is Extract(r).index as a
+  // multiset, and the compartments are Extract's. An indexer that cannot split
+  // returns nullopt from ExtractStable; callers then use Extract.
+  virtual Result<std::optional<Extracted>> ExtractStable(std::string_view /*type*/,
+                                                         std::string_view /*id*/,
+                                                         const json::Value& /*resource*/) const {
+    return std::optional<Extracted>();
+  }
+  virtual Result<std::vector<store::IndexEntry>> ExtractWriteTime(
+      std::string_view type, std::string_view id, const json::Value& resource) const {
+    GM_ASSIGN_OR_RETURN(Extracted all, Extract(type, id, resource));
+    return std::move(all.index);
+  }
 };
 
 }  // namespace gm::search

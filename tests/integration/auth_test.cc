@@ -175,5 +175,39 @@ TEST_F(AuthTest, DpopBoundTokensNeedAFreshProofForThisRequest) {
   EXPECT_EQ(IssueCode(bearer), "GM-AUTH-010");
 }
 
+TEST_F(AuthTest, ConfidentialAddressesAreShownOnlyToThePerson) {
+  // Strengt fortrolig adresse (Folkeregister kode 6): label V (docs/grunndata.md).
+  ASSERT_EQ(client().Put("/Patient/secret", R"({"resourceType":"Patient","id":"secret",
+      "meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"V"}]},
+      "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Storgata 1, Tromsø</div>"},
+      "identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"13097248022"}],
+      "name":[{"family":"Skjult"}],"address":[{"line":["Storgata 1"],"city":"Tromsø"}],
+      "contact":[{"name":{"family":"Skjult"},"address":{"line":["Storgata 1"]}}]})").status,
+            201);
+  ASSERT_EQ(client().Put("/Patient/open", R"({"resourceType":"Patient","id":"open",
+      "name":[{"family":"Åpen"}],"address":[{"city":"Bergen"}]})").status, 201);
+  // A system token, or another person, does not see where the person lives.
+  HttpResponse sys = client().Get("/Patient/secret");
+  ASSERT_EQ(sys.status, 200);
+  EXPECT_EQ(sys.body.find("Storgata"), std::string::npos) << sys.body;
+  EXPECT_EQ(sys.body.find("Troms"), std::string::npos) << sys.body;
+  EXPECT_NE(sys.body.find("REDACTED"), std::string::npos) << sys.body;
+  EXPECT_NE(sys.body.find("Skjult"), std::string::npos);  // the rest is there
+  HttpResponse search = client().Get("/Patient?family=Skjult&_pretty=true");
+  EXPECT_EQ(search.body.find("Storgata"), std::string::npos) << search.body;
+  std::string other = server().Token({"--scope", "patient/*.rs", "--as-pid", "21030550231"});
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  EXPECT_EQ(c.Get("/Patient/secret", {{"Authorization", "Bearer " + other}}).body.find("Storgata"),
+            std::string::npos);
+  // The person sees their own address.
+  std::string self = server().Token({"--scope", "patient/*.rs", "--as-pid", "13097248022"});
+  HttpResponse own = c.Get("/Patient/secret", {{"Authorization", "Bearer " + self}});
+  ASSERT_EQ(own.status, 200);
+  EXPECT_NE(own.body.find("Storgata"), std::string::npos) << own.body;
+  EXPECT_EQ(own.body.find("REDACTED"), std::string::npos);
+  // Unlabelled people keep their addresses.
+  EXPECT_NE(client().Get("/Patient/open").body.find("Bergen"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gm::testing

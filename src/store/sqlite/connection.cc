@@ -74,6 +74,17 @@ void Statement::BindBlob(int index, std::string_view bytes) {
     sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
   }
 }
+void Statement::BindStatic(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.empty() ? "" : text.data(), text.size(), SQLITE_STATIC,
+                      SQLITE_UTF8);
+}
+void Statement::BindBlobStatic(int index, std::string_view bytes) {
+  if (bytes.empty()) {
+    sqlite3_bind_zeroblob(stmt_, index, 0);
+  } else {
+    sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+  }
+}
 void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 void Statement::Bind(int index, const KeyValue& value) {
   if (const int64_t* i = std::get_if<int64_t>(&value)) {
@@ -128,8 +139,22 @@ KeyValue Statement::Value(int column) const {
 
 // ---- Connection --------------------------------------------------------------
 
+namespace {
+// Process-wide SQLite settings, applied before SQLite initialises: no memory
+// statistics, which would otherwise take a global mutex on every allocation.
+// (sqlite3_config fails harmlessly if SQLite was initialised already.)
+void ConfigureOnce() {
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
+}
+}  // namespace
+
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int flags,
                                                      const std::string& vfs) {
+  ConfigureOnce();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
                            vfs.empty() ? nullptr : vfs.c_str());
@@ -169,12 +194,12 @@ void Connection::EvictIdle() {
 }
 
 Result<Statement> Connection::Prepare(std::string_view sql) {
-  std::string key(sql);
-  auto it = cache_.find(key);
+  auto it = cache_.find(sql);
   if (it != cache_.end() && !it->second.in_use) {
     it->second.in_use = true;
     return Statement(it->second.stmt, &it->second.in_use, false, db_);
   }
+  std::string key(sql);
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, key.data(), int(key.size()),
                               it == cache_.end() ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ class Statement {
   void Bind(int index, double value);
   void Bind(int index, std::string_view text);
   void BindBlob(int index, std::string_view bytes);
+  // As Bind / BindBlob, without SQLite copying the bytes: REQUIRES that they
+  // stay alive and unchanged until this Statement is released (destroyed).
+  void BindStatic(int index, std::string_view text);
+  void BindBlobStatic(int index, std::string_view bytes);
   void BindNull(int index);
   void Bind(int index, const KeyValue& value);
 
@@ -104,8 +109,13 @@ class Connection {
   };
   void EvictIdle();
 
+  // Lookups by string_view without building a std::string key.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, Cached> cache_;
+  std::unordered_map<std::string, Cached, KeyHash, std::equal_to<>> cache_;
 };
 
 // A transaction scope on a connection: Begin() opens it, Commit() ends it;

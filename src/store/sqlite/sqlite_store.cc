@@ -628,7 +628,8 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
     st.Bind(4, r.last_updated_us);
     st.Bind(5, int64_t(r.deleted));
     bind_patient(st, 6);
-    st.BindBlob(7, r.deleted ? std::string_view() : std::string_view(r.json));
+    // `req` outlives the statement: SQLite need not copy the bytes.
+    st.BindBlobStatic(7, r.deleted ? std::string_view() : std::string_view(r.json));
     GM_RETURN_IF_ERROR(st.Run());
   }
   if (r.deleted) return Status::Ok();
@@ -728,7 +729,7 @@ Status SqliteStore::InsertIndex(int64_t rid, const std::string& type, const PutR
   for (const std::string& p : req.compartments) {
     GM_ASSIGN_OR_RETURN(
         Statement st, w.Prepare("INSERT OR IGNORE INTO compartment(patient, rid) VALUES(?1, ?2)"));
-    st.Bind(1, std::string_view(p));
+    st.BindStatic(1, p);
     st.Bind(2, rid);
     GM_RETURN_IF_ERROR(st.Run());
   }
@@ -797,9 +798,10 @@ Status SqliteStore::InsertIndex(int64_t rid, const std::string& type, const PutR
       if (i <= n) bind_fn(i);
     };
     bind(1, [&](int i) { st.Bind(i, pid); });
-    bind(2, [&](int i) { st.Bind(i, std::string_view(e.system)); });
-    bind(3, [&](int i) { st.Bind(i, std::string_view(e.code)); });
-    bind(4, [&](int i) { st.Bind(i, std::string_view(e.text)); });
+    // `req` outlives the statement: SQLite need not copy the bytes.
+    bind(2, [&](int i) { st.BindStatic(i, e.system); });
+    bind(3, [&](int i) { st.BindStatic(i, e.code); });
+    bind(4, [&](int i) { st.BindStatic(i, e.text); });
     bind(5, [&](int i) { st.Bind(i, rid); });
     bind(6, [&](int i) { st.Bind(i, e.begin_us); });
     bind(7, [&](int i) { st.Bind(i, e.end_us); });
@@ -813,8 +815,8 @@ Status SqliteStore::InsertIndex(int64_t rid, const std::string& type, const PutR
         Statement st,
         w.Prepare("INSERT INTO idx_text(rowid, narrative, content) VALUES(?1, ?2, ?3)"));
     st.Bind(1, rid);
-    st.Bind(2, std::string_view(narrative));
-    st.Bind(3, std::string_view(content));
+    st.BindStatic(2, narrative);
+    st.BindStatic(3, content);
     GM_RETURN_IF_ERROR(st.Run());
   }
   return Status::Ok();
