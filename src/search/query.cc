@@ -255,10 +255,11 @@ Status Parser::Terminology(const std::string& name, const std::string& modifier,
     c.any_of.push_back(Clause::Value{});
   }
   if (c.any_of.empty()) {
-    // :not-in an empty value set excludes nothing: every resource has an id.
+    // :not-in an empty value set excludes nothing: every resource has an id
+    // (_id:missing=false holds for all of them).
     c.op = Clause::Op::kMissing;
     c.param = "_id";
-    c.bool_value = true;
+    c.bool_value = false;
   }
   return Status::Ok();
 }
@@ -839,6 +840,17 @@ Result<ParsedSearch> ParseSearch(const fhir::Model& model, std::string_view type
     }
     GM_ASSIGN_OR_RETURN(std::optional<Clause> clause, parser.Param(scope, name, raw_value, 0));
     if (clause) out.query.clauses.push_back(std::move(*clause));
+  }
+  // Bounded work per search: the store compiles each clause and value into SQL
+  // (whose expression depth is limited), so hostile queries are refused here.
+  size_t values = 0;
+  for (const Clause& c : out.query.clauses) values += c.any_of.size();
+  if (out.query.clauses.size() > kMaxSearchClauses || values > kMaxSearchValues) {
+    return Bad("GM-SEARCH-022",
+               "too many search parameters or values (at most " +
+                   std::to_string(kMaxSearchClauses) + " parameters and " +
+                   std::to_string(kMaxSearchValues) + " values)",
+               "");
   }
   return out;
 }

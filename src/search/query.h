@@ -40,6 +40,7 @@
 //   017 chain through a parameter that is not a reference, or to no type
 //       that has the next parameter                    018 nested too deeply
 //   019 bad _has            021 _text/_content without words
+//   022 more than kMaxSearchClauses parameters or kMaxSearchValues values
 //   030 kNotImplemented: a terminology modifier and no terminology service
 #pragma once
 
@@ -69,6 +70,11 @@ struct ParsedSearch {
   std::string total;                 // none | estimate | accurate
   std::vector<std::string> ignored;  // unknown or unsupported parameters (reported)
 };
+
+// Most parameters (clauses) and values (all clauses' OR-values together) one
+// search may have; more is GM-SEARCH-022.
+inline constexpr size_t kMaxSearchClauses = 100;
+inline constexpr size_t kMaxSearchValues = 500;
 
 struct ParseOptions {
   bool strict = false;  // Prefer: handling=strict: unknown parameters are an error

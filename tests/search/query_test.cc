@@ -252,6 +252,12 @@ TEST(ParseTerminology, ExpandedThroughTheSeam) {
   EXPECT_EQ(below.query.clauses[0].any_of.size(), 2u);
   ParsedSearch empty = Parse("Condition", P({{"code:in", "http://example.org/vs/empty"}}), options);
   EXPECT_EQ(empty.query.clauses[0].op, Op::kId);  // matches nothing
+  // :not-in an empty value set excludes nothing: _id:missing=false, true of every resource.
+  ParsedSearch not_in_empty =
+      Parse("Condition", P({{"code:not-in", "http://example.org/vs/empty"}}), options);
+  EXPECT_EQ(not_in_empty.query.clauses[0].op, Op::kMissing);
+  EXPECT_EQ(not_in_empty.query.clauses[0].param, "_id");
+  EXPECT_FALSE(not_in_empty.query.clauses[0].bool_value);
   auto unknown = ParseSearch(M(), "Condition", {{"code:in", "http://example.org/vs/x"}}, options);
   EXPECT_EQ(unknown.status().code(), "TEST-404");
 }
