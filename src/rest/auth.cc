@@ -1,5 +1,7 @@
 #include "rest/auth.h"
 
+#include <algorithm>
+
 #include "rest/outcome.h"
 
 namespace gm::rest {
@@ -107,6 +109,90 @@ Status Authorize(const trust::Principal& principal, const Requirement& need) {
     }
   }
   return Status::Ok();
+}
+
+AccessMode ModeFor(const trust::Principal& principal, const Requirement& need) {
+  auto grants = [&](trust::ScopeContext context) {
+    for (uint8_t bit : {trust::kCreate, trust::kRead, trust::kUpdate, trust::kDelete,
+                        trust::kSearch}) {
+      if ((need.permissions & bit) &&
+          !principal.scopes.Allows(need.type, static_cast<trust::Permission>(bit), {context})) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (grants(trust::ScopeContext::kSystem)) return AccessMode::kSystem;
+  if (grants(trust::ScopeContext::kUser)) return AccessMode::kUser;
+  return AccessMode::kPatient;
+}
+
+Status PatientAccess(const Context& ctx, const trust::Principal& principal, const Target& target,
+                     const std::string& method, std::vector<std::string>& patient_ids) {
+  auto forbidden = [](std::string text) {
+    return Status::Error(ErrorCategory::kForbidden, "GM-AUTH-042", "forbidden", std::move(text));
+  };
+  auto not_found = [&] {
+    return Status::Error(ErrorCategory::kNotFound, "GM-REST-060", "not-found",
+                         "resource " + target.type + "/" + target.id + " is not known");
+  };
+  if (principal.pid.empty()) return forbidden("patient scopes need a person (pid) in the token");
+  // The person's Patient resources, by fødselsnummer or D-nummer.
+  store::Query q;
+  q.type = "Patient";
+  q.limit = 10;
+  store::Clause id;
+  id.op = store::Clause::Op::kTokenEq;
+  id.param = "identifier";
+  for (const char* system : {"urn:oid:2.16.578.1.12.4.1.4.1", "urn:oid:2.16.578.1.12.4.1.4.2"}) {
+    id.any_of.push_back(
+        store::Clause::Value{.system = system, .system_given = true, .code = principal.pid});
+  }
+  q.clauses.push_back(std::move(id));
+  GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));
+  for (const auto& v : page.resources) patient_ids.push_back(v.id);
+  if (patient_ids.empty()) return forbidden("no patient record belongs to this person");
+  auto own = [&](const std::string& pid) {
+    return std::find(patient_ids.begin(), patient_ids.end(), pid) != patient_ids.end();
+  };
+  const bool get = method == "GET" || method == "HEAD";
+  switch (target.route) {
+    case Route::kInstance:
+    case Route::kVersion:
+    case Route::kInstanceHistory: {
+      if (!get) return forbidden("citizens read their own record here; they do not change it");
+      if (target.type == "Patient" && own(target.id)) return Status::Ok();
+      // In one of the person's compartments? (index-backed: _id + compartment)
+      store::Query in;
+      in.type = target.type;
+      in.limit = 1;
+      store::Clause by_id;
+      by_id.op = store::Clause::Op::kId;
+      by_id.param = "_id";
+      by_id.any_of.push_back(store::Clause::Value{.code = target.id});
+      store::Clause comp;
+      comp.op = store::Clause::Op::kCompartment;
+      for (const auto& p : patient_ids) comp.any_of.push_back(store::Clause::Value{.code = p});
+      in.clauses.push_back(std::move(by_id));
+      in.clauses.push_back(std::move(comp));
+      GM_ASSIGN_OR_RETURN(store::QueryPage hit, ctx.store.Search(in));
+      if (hit.resources.empty()) return not_found();  // the same answer as for an unknown id
+      return Status::Ok();
+    }
+    case Route::kType:
+    case Route::kTypeSearch:
+      if (!(get || (target.route == Route::kTypeSearch && method == "POST"))) {
+        return forbidden("citizens read their own record here; they do not change it");
+      }
+      return Status::Ok();  // restricted to the compartments by the search handler
+    case Route::kCompartmentSearch:
+    case Route::kInstanceOperation:
+      if (target.type == "Patient" && own(target.id)) return Status::Ok();
+      return Status::Error(ErrorCategory::kNotFound, "GM-REST-060", "not-found",
+                           "resource Patient/" + target.id + " is not known");
+    default:
+      return forbidden("this route is not open to citizens");
+  }
 }
 
 http::Response Unauthorized(const Status& status) {

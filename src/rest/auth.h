@@ -46,6 +46,24 @@ Result<trust::Principal> Authenticate(const Context& ctx, const http::Request& r
 // kForbidden GM-AUTH-040 unless the principal's scopes grant `need`.
 Status Authorize(const trust::Principal& principal, const Requirement& need);
 
+// Which kind of scope grants the access, and so which rules apply:
+//   system   a system acting for its organisation: the scopes decide;
+//   user     a clinician: needs the policy decision point (care relationship,
+//            HPR, the citizen's blocks), which does not exist yet, so
+//            refused (403 GM-AUTH-041) - default deny;
+//   patient  a citizen: only their own patient compartment (PatientAccess).
+enum class AccessMode { kSystem, kUser, kPatient };
+AccessMode ModeFor(const trust::Principal& principal, const Requirement& need);
+
+// Citizen access (patient-context scopes): the Patient ids whose identifier
+// is the token's fødselsnummer/D-nummer; then, per route, reads only inside
+// those compartments (anything else answers 404 as if unknown, so existence
+// is not revealed), searches restricted to them (Call::patient_scope) without
+// _include/_revinclude/chains/_has, $everything and compartment searches only
+// for those ids; no writes and no system-wide routes (403 GM-AUTH-042).
+Status PatientAccess(const Context& ctx, const trust::Principal& principal, const Target& target,
+                     const std::string& method, std::vector<std::string>& patient_ids);
+
 // 401 with WWW-Authenticate (RFC 6750 / RFC 9449) for an authentication failure.
 http::Response Unauthorized(const Status& status);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "http/server.h"
 #include "rest/context.h"
@@ -21,6 +22,9 @@ struct Call {
   Prefer prefer;
   // Who is asking (null: a trusted internal request, or authentication off).
   const trust::Principal* principal = nullptr;
+  // Non-empty: a citizen's request, limited to these Patients' compartments
+  // (searches get a compartment clause; includes, chains and _has are refused).
+  std::vector<std::string> patient_scope = {};
 };
 
 http::Response HandleRead(Call& call);          // read.cc

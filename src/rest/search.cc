@@ -195,6 +195,24 @@ http::Response HandleSearch(Call& call) {
                            .max_count = ctx.options.max_count});
   if (!parsed.ok()) return ErrorResponse(parsed.status(), fmt.pretty);
   store::Query& q = parsed->query;
+  if (!call.patient_scope.empty()) {
+    // A citizen: only their own compartments, and nothing that reaches past
+    // them (includes, chains, reverse chains would need per-resource policy).
+    bool reaches_out = !parsed->includes.empty();
+    for (const auto& c : q.clauses) {
+      if (c.op == store::Clause::Op::kChain || c.op == store::Clause::Op::kHas) reaches_out = true;
+    }
+    if (reaches_out) {
+      return ErrorResponse(Status::Error(ErrorCategory::kForbidden, "GM-AUTH-043", "forbidden",
+                                         "_include, _revinclude, chains and _has are not open "
+                                         "to citizens yet"),
+                           fmt.pretty);
+    }
+    store::Clause own;
+    own.op = store::Clause::Op::kCompartment;
+    for (const auto& p : call.patient_scope) own.any_of.push_back(store::Clause::Value{.code = p});
+    q.clauses.push_back(std::move(own));
+  }
   if (compartment) {
     store::Clause c;
     c.op = store::Clause::Op::kCompartment;

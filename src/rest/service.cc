@@ -47,6 +47,7 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   // Default deny: a token is required and checked before any handler runs.
   Requirement need = RequirementFor(*target, m);
   std::optional<trust::Principal> principal;
+  std::vector<std::string> patient_scope;
   if (!need.is_public && ctx_.verifier != nullptr && !trusted) {
     auto who = Authenticate(ctx_, req);
     if (!who.ok()) {
@@ -58,6 +59,22 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
       http::Response r = ErrorResponse(allowed);
       r.interaction = "forbidden";
       return r;
+    }
+    AccessMode mode = need.permissions == 0 ? AccessMode::kSystem : ModeFor(*who, need);
+    if (mode == AccessMode::kUser) {
+      http::Response r = ErrorResponse(Status::Error(
+          ErrorCategory::kForbidden, "GM-AUTH-041", "forbidden",
+          "clinician access (user scopes) needs a care relationship checked by the policy "
+          "decision point, which this server does not have yet"));
+      r.interaction = "forbidden";
+      return r;
+    }
+    if (mode == AccessMode::kPatient) {
+      if (Status ok = PatientAccess(ctx_, *who, *target, m, patient_scope); !ok.ok()) {
+        http::Response r = ErrorResponse(ok);
+        r.interaction = ok.category() == ErrorCategory::kNotFound ? "read" : "forbidden";
+        return r;
+      }
     }
     principal = std::move(*who);
   }
@@ -93,7 +110,8 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   if (!format.ok()) return ErrorResponse(format.status());
   if (principal) format->viewer_pid = principal->pid;
   Call call{ctx_, req, *target, std::move(*params), std::move(*format),
-            ParsePrefer(req.Header("prefer")), principal ? &*principal : nullptr};
+            ParsePrefer(req.Header("prefer")), principal ? &*principal : nullptr,
+            std::move(patient_scope)};
 
   http::Response r;
   std::string interaction;

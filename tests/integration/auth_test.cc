@@ -136,10 +136,15 @@ TEST_F(AuthTest, ScopesLimitWhatATokenMayDo) {
   HttpResponse tx = c.Request("POST", "/", R"({"resourceType":"Bundle","type":"batch","entry":[]})",
                               {h[0], {"Content-Type", "application/fhir+json"}});
   EXPECT_EQ(tx.status, 403);
-  // v1 scope forms are understood: patient/Observation.read = rs.
-  std::string v1 = server().Token({"--scope", "user/Observation.read"});
+  // v1 scope forms are understood: system/Observation.read = rs.
+  std::string v1 = server().Token({"--scope", "system/Observation.read"});
   EXPECT_EQ(c.Get("/Observation", {{"Authorization", "Bearer " + v1}}).status, 200);
   EXPECT_EQ(c.Get("/Patient", {{"Authorization", "Bearer " + v1}}).status, 403);
+  // Clinician (user) scopes need the policy decision point: refused until it exists.
+  std::string clinician = server().Token({"--scope", "user/*.rs", "--as-hpr", "9144889"});
+  HttpResponse user = c.Get("/Observation", {{"Authorization", "Bearer " + clinician}});
+  EXPECT_EQ(user.status, 403);
+  EXPECT_EQ(IssueCode(user), "GM-AUTH-041");
 }
 
 TEST_F(AuthTest, DpopBoundTokensNeedAFreshProofForThisRequest) {
@@ -207,6 +212,70 @@ TEST_F(AuthTest, ConfidentialAddressesAreShownOnlyToThePerson) {
   EXPECT_EQ(own.body.find("REDACTED"), std::string::npos);
   // Unlabelled people keep their addresses.
   EXPECT_NE(client().Get("/Patient/open").body.find("Bergen"), std::string::npos);
+}
+
+TEST_F(AuthTest, CitizensSeeOnlyTheirOwnCompartment) {
+  // Two citizens, each with an Observation.
+  ASSERT_EQ(client().Put("/Patient/kari", R"({"resourceType":"Patient","id":"kari",
+      "identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"15076500565"}]})").status, 201);
+  ASSERT_EQ(client().Put("/Patient/ola", R"({"resourceType":"Patient","id":"ola",
+      "identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"31129956715"}]})").status, 201);
+  for (const char* who : {"kari", "ola"}) {
+    ASSERT_EQ(client().Put(std::string("/Observation/obs-") + who,
+                           std::string(R"({"resourceType":"Observation","id":"obs-)") + who +
+                               R"(","status":"final","code":{"text":"HbA1c"},"subject":{"reference":"Patient/)" +
+                               who + R"("}})")
+                  .status,
+              201);
+  }
+  std::string kari = server().Token({"--scope", "patient/*.rs", "--as-pid", "15076500565"});
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + kari}};
+  EXPECT_EQ(c.Get("/Patient/kari", h).status, 200);
+  EXPECT_EQ(c.Get("/Observation/obs-kari", h).status, 200);
+  // Someone else's data answers exactly as data that does not exist.
+  HttpResponse other = c.Get("/Observation/obs-ola", h);
+  HttpResponse missing = c.Get("/Observation/no-such-obs", h);
+  EXPECT_EQ(other.status, 404);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(IssueCode(other), IssueCode(missing));
+  std::string masked = other.body;
+  masked.replace(masked.find("obs-ola"), 7, "no-such-obs");
+  EXPECT_EQ(masked, missing.body);
+  EXPECT_EQ(c.Get("/Patient/ola", h).status, 404);
+  EXPECT_EQ(c.Get("/Patient/ola/$everything", h).status, 404);
+  EXPECT_EQ(c.Get("/Patient/ola/Observation", h).status, 404);
+  EXPECT_EQ(c.Get("/Observation/obs-ola/_history", h).status, 404);
+  // Searches return only the person's own resources, also with _total.
+  HttpResponse all = c.Get("/Observation?_total=accurate", h);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.json().find("total")->str(), "1") << all.body;
+  EXPECT_NE(all.body.find("obs-kari"), std::string::npos);
+  EXPECT_EQ(all.body.find("obs-ola"), std::string::npos);
+  HttpResponse patients = c.Get("/Patient", h);
+  EXPECT_EQ(patients.body.find("\"ola\""), std::string::npos) << patients.body;
+  HttpResponse posted = c.Request("POST", "/Observation/_search", "code:text=HbA1c",
+                                  {h[0], {"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(posted.status, 200);
+  EXPECT_EQ(posted.body.find("obs-ola"), std::string::npos);
+  EXPECT_EQ(c.Get("/Patient/kari/$everything", h).status, 200);
+  // What would reach past the compartment is refused.
+  EXPECT_EQ(IssueCode(c.Get("/Observation?_include=Observation:subject", h)), "GM-AUTH-043");
+  EXPECT_EQ(IssueCode(c.Get("/Observation?subject:Patient.identifier=31129956715", h)), "GM-AUTH-043");
+  EXPECT_EQ(IssueCode(c.Get("/Patient?_has:Observation:subject:code:text=HbA1c", h)), "GM-AUTH-043");
+  // No writes, no system-wide routes.
+  std::string rw = server().Token({"--scope", "patient/*.cruds", "--as-pid", "15076500565"});
+  std::vector<std::pair<std::string, std::string>> hw = {{"Authorization", "Bearer " + rw},
+                                                        {"Content-Type", "application/fhir+json"}};
+  EXPECT_EQ(IssueCode(c.Request("POST", "/Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})", hw)),
+            "GM-AUTH-042");
+  EXPECT_EQ(IssueCode(c.Request("DELETE", "/Observation/obs-kari", "", hw)), "GM-AUTH-042");
+  EXPECT_EQ(c.Get("/_history", {{"Authorization", "Bearer " + kari}}).status, 403);
+  // A person without a record here gets nothing.
+  std::string stranger = server().Token({"--scope", "patient/*.rs", "--as-pid", "21030550231"});
+  EXPECT_EQ(c.Get("/Observation", {{"Authorization", "Bearer " + stranger}}).status, 403);
+  std::string nobody = server().Token({"--scope", "patient/*.rs"});
+  EXPECT_EQ(c.Get("/Observation", {{"Authorization", "Bearer " + nobody}}).status, 403);
 }
 
 }  // namespace
