@@ -35,7 +35,11 @@ std::string FileName(const std::string& client_id) {
 std::optional<int64_t> Int(const json::Value& o, std::string_view k) {
   const json::Value* v = o.find(k);
   if (v == nullptr || !v->is_number()) return std::nullopt;
-  return static_cast<int64_t>(std::strtod(v->str().c_str(), nullptr));
+  double d = std::strtod(v->str().c_str(), nullptr);
+  // Out of range, infinite or NaN is not a usable time (and the cast would be
+  // undefined behaviour); the checks add and subtract leeways, which must not overflow.
+  if (!(d > -1e15 && d < 1e15)) return std::nullopt;
+  return static_cast<int64_t>(d);
 }
 
 }  // namespace
@@ -172,6 +176,9 @@ Result<AuthenticatedClient> VerifyClientAssertion(std::string_view assertion,
   auto exp = Int(c, "exp");
   auto iat = Int(c, "iat");
   auto nbf = Int(c, "nbf");
+  if ((c.find("iat") && !iat) || (c.find("nbf") && !nbf)) {
+    return ClientError("GM-AUTH-054", "the client assertion's iat or nbf is not a time");
+  }
   if (!exp || *exp + check.leeway_s < now) {
     return ClientError("GM-AUTH-054", "the client assertion has expired");
   }

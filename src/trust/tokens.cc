@@ -34,8 +34,14 @@ std::optional<int64_t> IntClaim(const json::Value& payload, std::string_view nam
   if (p != t.data() + t.size()) {
     // "1700000000.0" style: accept an integral value written with a fraction.
     double d = std::strtod(t.c_str(), nullptr);
+    // Out of range, infinite ("1e999") or NaN: not a usable time (the cast
+    // would be undefined behaviour).
+    if (!(d > -1e18 && d < 1e18)) return std::nullopt;
     out = static_cast<int64_t>(d);
   }
+  // Times beyond ±1e18 s are nonsense, and the checks below add leeways and
+  // subtract claims, which must not overflow.
+  if (out > 1'000'000'000'000'000'000 || out < -1'000'000'000'000'000'000) return std::nullopt;
   return out;
 }
 
@@ -390,6 +396,9 @@ Result<Principal> TokenVerifier::Verify(const RequestAuth& request) const {
   }
   auto nbf = IntClaim(claims, "nbf");
   auto iat = IntClaim(claims, "iat");
+  if ((claims.find("nbf") && !nbf) || (claims.find("iat") && !iat)) {
+    return AuthError("GM-AUTH-009", "the token's nbf or iat is not a time");
+  }
   if ((nbf && *nbf - options_.leeway_s > now) || (iat && *iat - options_.leeway_s > now)) {
     return AuthError("GM-AUTH-009", "the token is not valid yet");
   }

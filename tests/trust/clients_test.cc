@@ -126,6 +126,8 @@ TEST_F(ClientsTest, AssertionMutationsAreRefused) {
   with("exp too far", "exp", kNow + 120, "GM-AUTH-054");
   with("iat in the future", "iat", kNow + 30, "GM-AUTH-054");
   without("no jti", "jti", "GM-AUTH-055");
+  with("exp beyond any time", "exp", json::Value::Number("1e999"), "GM-AUTH-054");
+  with("iat beyond any time", "iat", json::Value::Number("-1e300"), "GM-AUTH-054");
   {
     json::Value h = json::Value::MakeObject();
     h.set("typ", "client-authentication+jwt");

@@ -302,6 +302,9 @@ TEST_F(TokenTest, MutationCorpusIsRefused) {
   without_claim("missing exp", "exp", "GM-AUTH-008");
   with_claim("nbf in the future", "nbf", kNow + 60, "GM-AUTH-009");
   with_claim("iat in the future", "iat", kNow + 60, "GM-AUTH-009");
+  with_claim("iat not a time", "iat", json::Value::Number("-1e300"), "GM-AUTH-009");
+  with_claim("nbf not a time", "nbf", "yesterday", "GM-AUTH-009");
+  with_claim("exp beyond any time", "exp", json::Value::Number("1e999"), "GM-AUTH-008");
   {
     json::Value c = Claims();
     c.set("exp", kNow + 7200);
