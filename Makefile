@@ -67,14 +67,21 @@ clean:
 	rm -rf $(BUILD)
 
 # Reliability (issue 10). test-sanitize: the server and the tests built with
-# ASan+UBSan in their own build directory; each test executable then runs once
-# (one process per executable, much cheaper than ctest's one per test).
+# ASan+UBSan in their own build directory, by clang (it builds this code with
+# ASan about three times faster than g++); each test executable then runs
+# once (one process per executable, much cheaper than ctest's one per test).
 # SANITIZE_TESTS: the test executables to build and run (default: all).
 SANITIZE_BUILD ?= build-sanitize
 SANITIZE_TESTS ?=
-.PHONY: test-sanitize fuzz fuzz-build
-test-sanitize: deps
-	@test -f $(SANITIZE_BUILD)/CMakeCache.txt || cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=ON
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+.PHONY: test-sanitize fuzz fuzz-build deps-clang
+deps-clang:
+	@missing=""; for p in $(FUZZ_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+test-sanitize: deps deps-clang
+	@test -f $(SANITIZE_BUILD)/CMakeCache.txt || CC=clang CXX=clang++ cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=ON
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS) $(if $(SANITIZE_TESTS),--target grunnmur $(SANITIZE_TESTS))
 	@failed=""; for t in $(SANITIZE_BUILD)/tests/*/*_test; do \
 	  name=$$(basename $$t); \
@@ -89,12 +96,7 @@ test-sanitize: deps
 # build-fuzz, each run for FUZZ_SECONDS on a seed corpus generated there.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_PACKAGES := clang libclang-rt-14-dev
-fuzz-build: deps
-	@missing=""; for p in $(FUZZ_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+fuzz-build: deps deps-clang
 	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_TESTS=OFF -DGM_FUZZ=ON \
 	  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \

@@ -905,7 +905,9 @@ class Parser {
     } else if (!is_decimal) {
       int64_t v = 0;
       bool ok = t.text.size() <= 18;
-      for (char c : t.text) v = v * 10 + (c - '0');
+      if (ok) {
+        for (char c : t.text) v = v * 10 + (c - '0');  // 18 digits cannot overflow
+      }
       if (!ok) {
         auto d = ParseDecimal(t.text);
         if (!d) return Error(kErrLiteral, t.pos, "number out of range");
