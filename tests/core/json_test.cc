@@ -51,7 +51,9 @@ TEST(JsonParse, RejectsMalformed) {
                           "{\"a\":tru}", "{'a':1}", "{\"a\":\"\\x\"}", "nul", "{\"a\":1,}"}) {
     auto v = Parse(bad);
     EXPECT_FALSE(v.ok()) << "accepted: " << bad;
-    if (!v.ok()) EXPECT_EQ(v.status().category(), ErrorCategory::kInvalid);
+    if (!v.ok()) {
+      EXPECT_EQ(v.status().category(), ErrorCategory::kInvalid);
+    }
   }
 }
 
