@@ -561,16 +561,46 @@ Result<std::vector<store::IndexEntry>> FhirPathIndexer::ExtractWriteTime(
   return std::move(ExtractPart(type, id, resource, Part::kWriteTime).index);
 }
 
+namespace {
+
+// A Patient or RelatedPerson under a Folkeregister address-confidentiality
+// label (v3-Confidentiality R = fortrolig, V = strengt fortrolig; see
+// docs/grunndata.md). Its address is shown only to the person, so it must not
+// be findable either: no address parameters, no narrative (_text), and
+// _content without the addresses — else anyone could probe where the person
+// lives (Patient?address=…&_id=…).
+bool HidesAddress(std::string_view type, const json::Value& resource) {
+  if (type != "Patient" && type != "RelatedPerson") return false;
+  const json::Value* meta = resource.find("meta");
+  const json::Value* security = meta ? meta->find("security") : nullptr;
+  if (security == nullptr || !security->is_array()) return false;
+  for (const auto& c : security->array()) {
+    if (c.get_string("system") == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" &&
+        (c.get_string("code") == "R" || c.get_string("code") == "V")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsAddressParam(std::string_view code) {
+  return code == "address" || code.rfind("address-", 0) == 0;
+}
+
+}  // namespace
+
 Extracted FhirPathIndexer::ExtractPart(std::string_view type, std::string_view id,
                                        const json::Value& resource, Part part) const {
   Extracted out;
   auto it = by_type_.find(std::string(type));
   if (it == by_type_.end()) return out;
+  const bool hide_address = HidesAddress(type, resource);
   fhirpath::EvalOptions options;
   options.resolver = [](std::string_view reference) { return StubFor(reference); };
   for (const Param& p : it->second) {
     if (part == Part::kStable && p.write_time) continue;
     if (part == Part::kWriteTime && !p.write_time) continue;
+    if (hide_address && IsAddressParam(p.def->code)) continue;
     size_t first = out.index.size();
     if (!p.components.empty()) {
       ExtractComposite(p, resource, options, out.index);
@@ -592,7 +622,7 @@ Extracted FhirPathIndexer::ExtractPart(std::string_view type, std::string_view i
   }
   if (part == Part::kWriteTime) return out;
   // Full text: the narrative (DomainResources) and everything.
-  if (model_.IsA(type, "DomainResource")) {
+  if (model_.IsA(type, "DomainResource") && !hide_address) {
     if (const json::Value* text = resource.find("text")) {
       std::string narrative = NarrativeText(Str(text->find("div")));
       if (narrative.find_first_not_of(" \t\r\n") != std::string::npos) {
@@ -606,7 +636,20 @@ Extracted FhirPathIndexer::ExtractPart(std::string_view type, std::string_view i
   }
   {
     std::string content;
-    CollectContent(resource, "", content);
+    if (hide_address) {
+      // Everything but where the person lives (and the narrative, which may say it).
+      json::Value copy = resource;
+      copy.erase("address");
+      copy.erase("text");
+      if (json::Value* contacts = copy.find("contact"); contacts && contacts->is_array()) {
+        for (auto& c : contacts->array()) {
+          if (c.is_object()) c.erase("address");
+        }
+      }
+      CollectContent(copy, "", content);
+    } else {
+      CollectContent(resource, "", content);
+    }
     if (!content.empty()) {
       store::IndexEntry e;
       e.kind = Kind::kText;

@@ -212,6 +212,22 @@ TEST_F(AuthTest, ConfidentialAddressesAreShownOnlyToThePerson) {
   EXPECT_EQ(own.body.find("REDACTED"), std::string::npos);
   // Unlabelled people keep their addresses.
   EXPECT_NE(client().Get("/Patient/open").body.find("Bergen"), std::string::npos);
+  // Nor can the address be probed by searching: no address or full-text index
+  // for a labelled person (the unlabelled one is found as usual).
+  auto ids = [&](const std::string& url) {
+    std::vector<std::string> out;
+    const json::Value& b = client().Get(url).json();
+    if (const json::Value* e = b.find("entry")) {
+      for (const auto& x : e->array()) out.emplace_back(x.find("resource")->get_string("id"));
+    }
+    return out;
+  };
+  EXPECT_TRUE(ids("/Patient?address-city=Troms%C3%B8").empty());
+  EXPECT_TRUE(ids("/Patient?address=Storgata").empty());
+  EXPECT_TRUE(ids("/Patient?_content=Storgata").empty());
+  EXPECT_TRUE(ids("/Patient?_text=Storgata").empty());
+  EXPECT_EQ(ids("/Patient?address-city=Bergen"), std::vector<std::string>{"open"});
+  EXPECT_EQ(ids("/Patient?family=Skjult"), std::vector<std::string>{"secret"});  // still findable by name
 }
 
 TEST_F(AuthTest, CitizensSeeOnlyTheirOwnCompartment) {
