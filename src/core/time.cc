@@ -13,11 +13,6 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-namespace {
-
-constexpr int64_t kUsPerSec = 1000000;
-constexpr int64_t kUsPerDay = 86400 * kUsPerSec;
-
 void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -30,6 +25,11 @@ void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
 }
+
+namespace {
+
+constexpr int64_t kUsPerSec = 1000000;
+constexpr int64_t kUsPerDay = 86400 * kUsPerSec;
 
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 

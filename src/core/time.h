@@ -27,7 +27,8 @@ std::string FormatHttpDate(int64_t us);
 // Parses IMF-fixdate (the only form HTTP/1.1 senders must generate). nullopt if malformed.
 std::optional<int64_t> ParseHttpDate(std::string_view text);
 
-// Days since 1970-01-01 for a proleptic Gregorian date.
+// Days since 1970-01-01 for a proleptic Gregorian date, and back.
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
+void CivilFromDays(int64_t days, int64_t& y, unsigned& m, unsigned& d);
 
 }  // namespace gm::time

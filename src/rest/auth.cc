@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "no/identifiers.h"
 #include "rest/outcome.h"
 
 namespace gm::rest {
@@ -144,9 +145,9 @@ Status PatientAccess(const Context& ctx, const trust::Principal& principal, cons
   store::Clause id;
   id.op = store::Clause::Op::kTokenEq;
   id.param = "identifier";
-  for (const char* system : {"urn:oid:2.16.578.1.12.4.1.4.1", "urn:oid:2.16.578.1.12.4.1.4.2"}) {
-    id.any_of.push_back(
-        store::Clause::Value{.system = system, .system_given = true, .code = principal.pid});
+  for (std::string_view system : {no::systems::kFnr, no::systems::kDnr}) {
+    id.any_of.push_back(store::Clause::Value{
+        .system = std::string(system), .system_given = true, .code = principal.pid});
   }
   q.clauses.push_back(std::move(id));
   GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));

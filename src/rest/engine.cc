@@ -86,6 +86,22 @@ int64_t NextTimestamp(const Context& ctx, const std::optional<store::ResourceVer
   return now;
 }
 
+// If-Match: the version the client last saw must be the current one.
+Status CheckIfMatch(const std::optional<store::ResourceVersion>& cur,
+                    std::optional<int64_t> if_match) {
+  if (if_match && (!cur || cur->deleted || cur->version != *if_match)) {
+    return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-043", "conflict",
+                         "If-Match version " + std::to_string(*if_match) +
+                             " is not the current version");
+  }
+  return Status::Ok();
+}
+
+Status AlreadyExists() {
+  return Status::Error(ErrorCategory::kConflict, "GM-REST-040", "duplicate",
+                       "a resource with this id already exists");
+}
+
 }  // namespace
 
 std::optional<int64_t> ParseETag(std::string_view etag) {
@@ -211,10 +227,7 @@ Result<WriteResult> DoCreate(const Context& ctx, store::Txn& txn, json::Value re
   std::string type(resource.get_string("resourceType"));
   auto current = txn.Current(type, id);
   if (!current.ok()) return current.status();
-  if (current->has_value()) {
-    return Status::Error(ErrorCategory::kConflict, "GM-REST-040", "duplicate",
-                         "a resource with this id already exists");
-  }
+  if (current->has_value()) return AlreadyExists();
   int64_t ts = NextTimestamp(ctx, std::nullopt);
   auto put = Prepare(ctx, resource, type, id, 1, ts);
   if (!put.ok()) return put.status();
@@ -238,13 +251,7 @@ Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::str
   auto current = txn.Current(type, id);
   if (!current.ok()) return current.status();
   const auto& cur = *current;
-  if (if_match) {
-    if (!cur || cur->deleted || cur->version != *if_match) {
-      return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-043", "conflict",
-                           "If-Match version " + std::to_string(*if_match) +
-                               " is not the current version");
-    }
-  }
+  GM_RETURN_IF_ERROR(CheckIfMatch(cur, if_match));
   int64_t version = cur ? cur->version + 1 : 1;
   bool created = !cur || cur->deleted;
   auto put = Prepare(ctx, resource, type, id, version, NextTimestamp(ctx, cur));
@@ -271,10 +278,7 @@ std::optional<PreparedWrite> PrepareWrite(const Context& ctx, json::Value resour
 Result<WriteResult> DoCreatePrepared(const Context& ctx, store::Txn& txn, PreparedWrite& p) {
   auto current = txn.Current(p.type, p.id);
   if (!current.ok()) return current.status();
-  if (current->has_value()) {
-    return Status::Error(ErrorCategory::kConflict, "GM-REST-040", "duplicate",
-                         "a resource with this id already exists");
-  }
+  if (current->has_value()) return AlreadyExists();
   GM_RETURN_IF_ERROR(Finish(ctx, p, 1, NextTimestamp(ctx, std::nullopt)));
   GM_RETURN_IF_ERROR(txn.Put(p.put));
   store::ResourceVersion stored = p.put.resource;
@@ -289,13 +293,7 @@ Result<WriteResult> DoUpdatePrepared(const Context& ctx, store::Txn& txn, Prepar
   auto current = txn.Current(type, id);
   if (!current.ok()) return current.status();
   const auto& cur = *current;
-  if (if_match) {
-    if (!cur || cur->deleted || cur->version != *if_match) {
-      return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-043", "conflict",
-                           "If-Match version " + std::to_string(*if_match) +
-                               " is not the current version");
-    }
-  }
+  GM_RETURN_IF_ERROR(CheckIfMatch(cur, if_match));
   int64_t version = cur ? cur->version + 1 : 1;
   bool created = !cur || cur->deleted;
   GM_RETURN_IF_ERROR(Finish(ctx, p, version, NextTimestamp(ctx, cur)));

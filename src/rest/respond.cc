@@ -1,5 +1,8 @@
 #include "rest/respond.h"
 
+#include "no/confidentiality.h"
+#include "no/identifiers.h"
+
 #include <algorithm>
 
 #include "core/time.h"
@@ -45,30 +48,13 @@ namespace {
 
 constexpr std::string_view kConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
 
-// Folkeregister address confidentiality (docs/grunndata.md): a Patient or
-// RelatedPerson labelled R (fortrolig) or V (strengt fortrolig).
-bool HasConfidentialAddress(const json::Value& r) {
-  std::string_view type = r.get_string("resourceType");
-  if (type != "Patient" && type != "RelatedPerson") return false;
-  const json::Value* meta = r.find("meta");
-  const json::Value* security = meta ? meta->find("security") : nullptr;
-  if (security == nullptr || !security->is_array()) return false;
-  for (const auto& c : security->array()) {
-    if (c.get_string("system") == kConfidentiality &&
-        (c.get_string("code") == "R" || c.get_string("code") == "V")) {
-      return true;
-    }
-  }
-  return false;
-}
-
 bool IsThePerson(const json::Value& r, std::string_view pid) {
   if (pid.empty()) return false;
   const json::Value* ids = r.find("identifier");
   if (ids == nullptr || !ids->is_array()) return false;
   for (const auto& id : ids->array()) {
     std::string_view system = id.get_string("system");
-    if ((system == "urn:oid:2.16.578.1.12.4.1.4.1" || system == "urn:oid:2.16.578.1.12.4.1.4.2") &&
+    if ((system == no::systems::kFnr || system == no::systems::kDnr) &&
         id.get_string("value") == pid) {
       return true;
     }
@@ -76,17 +62,10 @@ bool IsThePerson(const json::Value& r, std::string_view pid) {
   return false;
 }
 
-// Removes what could show where the person lives: addresses (also of the
-// Patient's contacts, the household) and the narrative, which may repeat
-// them; marks the copy REDACTED (FHIR security labels).
+// The address removed (no/confidentiality.h) and the copy marked REDACTED
+// (FHIR security labels).
 void RedactAddress(json::Value& r) {
-  r.erase("address");
-  r.erase("text");
-  if (json::Value* contacts = r.find("contact"); contacts && contacts->is_array()) {
-    for (auto& c : contacts->array()) {
-      if (c.is_object()) c.erase("address");
-    }
-  }
+  no::RemoveAddress(r);
   json::Value& meta = r["meta"];
   json::Value& security = meta["security"];
   if (!security.is_array()) security = json::Value::MakeArray();
@@ -104,7 +83,7 @@ std::string RenderResource(std::string_view stored, const OutputFormat& format) 
   auto parsed = json::Parse(stored, json::ParseOptions{.max_depth = 1024});
   if (!parsed.ok()) return std::string(stored);  // stored bytes are always valid JSON
   bool changed = false;
-  if (maybe_confidential && HasConfidentialAddress(*parsed) &&
+  if (maybe_confidential && no::HasConfidentialAddress(*parsed) &&
       !IsThePerson(*parsed, format.viewer_pid)) {
     RedactAddress(*parsed);
     changed = true;

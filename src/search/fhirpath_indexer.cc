@@ -1,5 +1,7 @@
 #include "search/fhirpath_indexer.h"
 
+#include "no/confidentiality.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -563,26 +565,10 @@ Result<std::vector<store::IndexEntry>> FhirPathIndexer::ExtractWriteTime(
 
 namespace {
 
-// A Patient or RelatedPerson under a Folkeregister address-confidentiality
-// label (v3-Confidentiality R = fortrolig, V = strengt fortrolig; see
-// docs/grunndata.md). Its address is shown only to the person, so it must not
-// be findable either: no address parameters, no narrative (_text), and
-// _content without the addresses — else anyone could probe where the person
-// lives (Patient?address=…&_id=…).
-bool HidesAddress(std::string_view type, const json::Value& resource) {
-  if (type != "Patient" && type != "RelatedPerson") return false;
-  const json::Value* meta = resource.find("meta");
-  const json::Value* security = meta ? meta->find("security") : nullptr;
-  if (security == nullptr || !security->is_array()) return false;
-  for (const auto& c : security->array()) {
-    if (c.get_string("system") == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" &&
-        (c.get_string("code") == "R" || c.get_string("code") == "V")) {
-      return true;
-    }
-  }
-  return false;
-}
-
+// A person under Folkeregister address confidentiality (no/confidentiality.h)
+// must not be findable by address either: no address parameters, no narrative
+// (_text), and _content without the addresses — else anyone could probe
+// where the person lives (Patient?address=…&_id=…).
 bool IsAddressParam(std::string_view code) {
   return code == "address" || code.rfind("address-", 0) == 0;
 }
@@ -594,7 +580,7 @@ Extracted FhirPathIndexer::ExtractPart(std::string_view type, std::string_view i
   Extracted out;
   auto it = by_type_.find(std::string(type));
   if (it == by_type_.end()) return out;
-  const bool hide_address = HidesAddress(type, resource);
+  const bool hide_address = no::HasConfidentialAddress(resource);
   fhirpath::EvalOptions options;
   options.resolver = [](std::string_view reference) { return StubFor(reference); };
   for (const Param& p : it->second) {
@@ -639,13 +625,7 @@ Extracted FhirPathIndexer::ExtractPart(std::string_view type, std::string_view i
     if (hide_address) {
       // Everything but where the person lives (and the narrative, which may say it).
       json::Value copy = resource;
-      copy.erase("address");
-      copy.erase("text");
-      if (json::Value* contacts = copy.find("contact"); contacts && contacts->is_array()) {
-        for (auto& c : contacts->array()) {
-          if (c.is_object()) c.erase("address");
-        }
-      }
+      no::RemoveAddress(copy);
       CollectContent(copy, "", content);
     } else {
       CollectContent(resource, "", content);

@@ -1,5 +1,7 @@
 #include "synth/synth.h"
 
+#include "core/time.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -73,26 +75,17 @@ uint64_t Mix(uint64_t a, uint64_t b) {
 
 // ------------------------------------------------------------ dates
 
-// Days since 1970-01-01 ↔ civil date (proleptic Gregorian).
+// Days since 1970-01-01 ↔ civil date (proleptic Gregorian), with int fields.
 int64_t DaysFromCivil(int y, int m, int d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+  return time::DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
 }
-void CivilFromDays(int64_t z, int& y, int& m, int& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  y = static_cast<int>(yy + (m <= 2));
+void CivilFromDays(int64_t days, int& y, int& m, int& d) {
+  int64_t yy = 0;
+  unsigned mm = 0, dd = 0;
+  time::CivilFromDays(days, yy, mm, dd);
+  y = static_cast<int>(yy);
+  m = static_cast<int>(mm);
+  d = static_cast<int>(dd);
 }
 std::string Date(int64_t days) {
   int y, m, d;
