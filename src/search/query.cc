@@ -108,6 +108,20 @@ bool NumberRange(std::string_view text, double& lo, double& hi) {
   return true;
 }
 
+// Date values with their prefixes: each becomes the instant range it covers.
+Status AddDateValues(const std::string& name, const std::vector<std::string>& values, Clause& c) {
+  for (std::string v : values) {
+    Clause::Value cv;
+    cv.cmp = TakePrefix(v);
+    auto r = time::ParseFhirDateTime(Unescape(v));
+    if (!r) return Bad("GM-SEARCH-013", "invalid date in '" + name + "'", name);
+    cv.begin_us = r->begin_us;
+    cv.end_us = r->end_us;
+    c.any_of.push_back(cv);
+  }
+  return Status::Ok();
+}
+
 class Parser {
  public:
   Parser(const fhir::Model& model, const ParseOptions& options, std::vector<std::string>& ignored)
@@ -453,15 +467,7 @@ Status Parser::Typed(const fhir::SearchParamDef& def, const std::string& name,
   if (t == "date") {
     if (!modifier.empty()) return Bad("GM-SEARCH-010", "date parameters take no modifier", name);
     c.op = Clause::Op::kDateRange;
-    for (std::string v : values) {
-      Clause::Value cv;
-      cv.cmp = TakePrefix(v);
-      auto r = time::ParseFhirDateTime(Unescape(v));
-      if (!r) return Bad("GM-SEARCH-013", "invalid date in '" + name + "'", name);
-      cv.begin_us = r->begin_us;
-      cv.end_us = r->end_us;
-      c.any_of.push_back(cv);
-    }
+    GM_RETURN_IF_ERROR(AddDateValues(name, values, c));
     return Status::Ok();
   }
   if (t == "number") {
@@ -646,15 +652,7 @@ Result<std::optional<Clause>> Parser::Param(const std::vector<std::string>& type
   if (code == "_lastUpdated") {
     if (!modifier.empty()) return Bad("GM-SEARCH-010", "_lastUpdated takes no modifier", name);
     c.op = Clause::Op::kLastUpdated;
-    for (std::string v : values) {
-      Clause::Value cv;
-      cv.cmp = TakePrefix(v);
-      auto r = time::ParseFhirDateTime(Unescape(v));
-      if (!r) return Bad("GM-SEARCH-013", "invalid date in '" + name + "'", name);
-      cv.begin_us = r->begin_us;
-      cv.end_us = r->end_us;
-      c.any_of.push_back(cv);
-    }
+    GM_RETURN_IF_ERROR(AddDateValues(name, values, c));
     return std::optional<Clause>(std::move(c));
   }
   if (code == "_text" || code == "_content") {
