@@ -22,7 +22,7 @@ const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '�
 
 const results = { meta: { ...readJson('meta.json'), ...(exists('meta-end.json') ? readJson('meta-end.json') : {}) }, targets: {
   fhirpath_ratio_min: 20, search_p99_ms_max_at_1m: 5, ingest_resources_per_s_min: 15000,
-  rss_mib_max_at_1m: 200, startup_ms_max: 1000 } };
+  rss_mib_max_at_1m: 200, startup_ms_max: 1000, read_ratio_to_nginx_min: 0.5 } };
 const md = [];
 md.push(`# grunnmur benchmark ${results.meta.started}${results.meta.smoke ? ' (SMOKE: tiny sizes, figures mean nothing)' : ''}`, '');
 md.push(`${results.meta.cpus} CPUs (${results.meta.cpu_model}), ${fmt(results.meta.mem_mib)} MiB, ` +
@@ -71,13 +71,112 @@ if (exists('fhirpath-runs.ndjson')) {
     `Cases rejected by either engine (compile or evaluation error) are not timed; they are listed in results.json.`, '');
 }
 
+// --- Ingest: grunnmur vs the SQLite and simdjson ceilings and the Medplum peer ---
+const ratioStats = (a, b) => {  // per-round ratios a/b, then their median
+  const rs = a.map((x, i) => (b[i] ? x / b[i] : null)).filter((x) => x !== null);
+  return rs.length ? stats(rs) : null;
+};
+if (exists('ingest-runs.ndjson')) {
+  const runs = fs.readFileSync(raw('ingest-runs.ndjson'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const by = (c) => runs.filter((r) => r.contender === c).sort((a, b) => a.round - b.round);
+  const gm = by('grunnmur'), sq = by('sqlite'), sj = by('simdjson'), mp = by('medplum');
+  const rate = (xs) => xs.map((r) => r.resources_per_s);
+  const contenders = {};
+  for (const [name, xs] of [['grunnmur', gm], ['sqlite', sq], ['simdjson', sj], ['medplum', mp]]) {
+    if (!xs.length) continue;
+    contenders[name] = { resources_per_s: stats(rate(xs)), peak_rss_mib: stats(xs.map((r) => r.peak_rss_mib)),
+      resources: xs[0].resources, failures: xs.reduce((s, r) => s + (r.failures ?? 0), 0) };
+  }
+  results.ingest = {
+    synth: exists('synth-manifest.json') ? readJson('synth-manifest.json') : null, runs, contenders,
+    grunnmur_to_sqlite: ratioStats(rate(gm), rate(sq)), grunnmur_to_simdjson: ratioStats(rate(gm), rate(sj)),
+    grunnmur_to_medplum: mp.length ? ratioStats(rate(gm), rate(mp)) : null,
+    index_rows_per_resource: sq.length ? sq[0].index_rows / sq[0].resources : null,
+  };
+  const m = results.ingest.synth;
+  md.push('## Ingest (durable transaction bundles) against its ceilings and the Medplum peer, A B C D alternated', '');
+  md.push(`Input: \`grunnmur synth --format bundles --seed ${results.meta.seed}\`: ${m ? `${fmt(m.patients)} citizens, ${fmt(m.resources)} resources` : '?'}; ` +
+    'one transaction bundle per citizen (registry first), 4 keep-alive connections.', '');
+  md.push('| contender | what it does | resources/s (median, min–max, spread) | grunnmur ÷ it (median of rounds) | peak RSS MiB (median) |');
+  md.push('|---|---|---|---|---|');
+  const what = {
+    grunnmur: 'HTTP transaction → validate, index, durable commit (WAL, synchronous=FULL)',
+    sqlite: `the same rows straight into SQLite (same schema, WAL, synchronous=FULL), ${sq[0] ? fmt(sq[0].batch_resources) : '?'} resources per transaction; ` +
+      `${results.ingest.index_rows_per_resource ? fmt(results.ingest.index_rows_per_resource, 1) : '?'} index rows per resource`,
+    simdjson: 'parse the same NDJSON bytes into a DOM and walk it (one thread)',
+    medplum: '@medplum/fhir-router + MemoryRepository behind node:http — **in memory only, not durable**; bundles split to ≤ 50 entries',
+  };
+  const ratioOf = { sqlite: results.ingest.grunnmur_to_sqlite, simdjson: results.ingest.grunnmur_to_simdjson, medplum: results.ingest.grunnmur_to_medplum };
+  for (const [name, c] of Object.entries(contenders)) {
+    const r = c.resources_per_s, q = ratioOf[name];
+    md.push(`| ${name} | ${what[name]} | **${fmt(r.median)}** (${fmt(r.min)}–${fmt(r.max)}, ${fmt(r.spread_pct)}%)${c.failures ? ` ${c.failures} failed requests` : ''} | ` +
+      `${q ? `${fmt(q.median, 3)} (${fmt(q.min, 3)}–${fmt(q.max, 3)})` : '–'} | ${fmt(c.peak_rss_mib.median)} |`);
+  }
+  md.push('', `Target: grunnmur ≥ 15,000 resources/s durable on 2 cores. Spread = (max − min) / median over ${gm.length} rounds. ` +
+    'The SQLite figure times only the INSERTs and COMMITs (the rows are read from grunnmur\'s database beforehand); ' +
+    'simdjson is one thread, grunnmur and Medplum use every core they get.', '');
+}
+
+// --- Read by id (wrk) and the Medplum search comparison ---
+if (exists('read.json')) {
+  const rd = readJson('read.json');
+  const byC = (c) => rd.runs.filter((r) => r.contender === c).sort((a, b) => a.round - b.round);
+  const names = [...new Set(rd.runs.map((r) => r.contender))];
+  const per = {};
+  for (const n of names) {
+    const xs = byC(n);
+    per[n] = { requests_per_s: stats(xs.map((r) => r.requests_per_s)), p50_ms: stats(xs.map((r) => r.latency_us.p50 / 1000)),
+      p99_ms: stats(xs.map((r) => r.latency_us.p99 / 1000)), errors: xs.reduce((s, r) => s + r.error_count, 0) };
+  }
+  const rps = (n) => byC(n).map((r) => r.requests_per_s);
+  results.read = { ...rd, contenders: per,
+    grunnmur_to_nginx: per.nginx ? ratioStats(rps('grunnmur'), rps('nginx')) : null,
+    grunnmur_to_medplum: per.medplum ? ratioStats(rps('grunnmur'), rps('medplum')) : null };
+  if (rd.runs.length) {
+    md.push(`## Read by id (wrk, ${rd.connections} keep-alive connections, ${rd.threads} threads, ${rd.seconds} s per run, ` +
+      `${fmt(rd.ids)} random ids, A B C alternated ${rd.rounds}×)`, '');
+    md.push(`Mean resource ${fmt(rd.mean_resource_bytes)} bytes; nginx serves exactly the bytes grunnmur returned for each id, as static files.`, '');
+    md.push('| contender | requests/s (median, min–max, spread) | grunnmur ÷ it | latency p50 ms | p99 ms | errors |');
+    md.push('|---|---|---|---|---|---|');
+    for (const n of names) {
+      const c = per[n];
+      const q = n === 'nginx' ? results.read.grunnmur_to_nginx : n === 'medplum' ? results.read.grunnmur_to_medplum : null;
+      md.push(`| ${n}${n === 'medplum' ? ' (in memory)' : ''} | **${fmt(c.requests_per_s.median)}** (${fmt(c.requests_per_s.min)}–${fmt(c.requests_per_s.max)}, ${fmt(c.requests_per_s.spread_pct)}%) | ` +
+        `${q ? `${fmt(q.median, 3)} (${fmt(q.min, 3)}–${fmt(q.max, 3)})` : '–'} | ${fmt(c.p50_ms.median, 2)} | ${fmt(c.p99_ms.median, 2)} | ${c.errors} |`);
+    }
+    md.push('', 'Target: grunnmur ≥ 0.5 × nginx. wrk runs on the same 2 cores as the server (as does everything else on the machine).', '');
+  }
+  if (rd.searches.length) {
+    md.push('## Searches: grunnmur vs the Medplum peer (single client, same synth data, alternated per query kind)', '');
+    md.push('| query | grunnmur p50 / p99 ms (mean entries) | Medplum p50 / p99 ms (mean entries, timed requests) | same entry counts on the common requests |');
+    md.push('|---|---|---|---|');
+    for (const name of [...new Set(rd.searches.map((q) => q.name))]) {
+      const g = rd.searches.find((q) => q.name === name && q.contender === 'grunnmur');
+      const m = rd.searches.find((q) => q.name === name && q.contender === 'medplum');
+      const cell = (q) => (q ? `${fmt(q.p50_ms, 2)} / ${fmt(q.p99_ms, 2)} (${fmt(q.mean_entries, 1)}${q.contender === 'medplum' ? `, ${q.requests}` : ''})${q.errors ? ` ${q.errors} errors` : ''}` : '–');
+      // Both contenders ask for the same patients in the same order; Medplum may
+      // answer only a prefix (time budget). Compare the entry counts there.
+      let agree = '–';
+      if (g?.entries_per_request && m?.entries_per_request) {
+        const k = Math.min(g.entries_per_request.length, m.entries_per_request.length);
+        const same = g.entries_per_request.slice(0, k).filter((x, i) => x === m.entries_per_request[i]).length;
+        agree = `${same} of ${k}`;
+      }
+      md.push(`| ${name}: \`${g.shape.replaceAll('|', '\\|')}\` | ${cell(g)} | ${cell(m)} | ${agree} |`);
+    }
+    md.push('', 'Medplum\'s MemoryRepository answers searches by scanning every resource of the type; it holds everything in memory ' +
+      '(nothing durable). Its timed requests are capped by a time budget per query kind.', '');
+  }
+  if (rd.skipped.length) md.push(...rd.skipped.map((x) => `_Skipped: ${x}._`), '');
+}
+
 // --- Search ---
 const searchFiles = fs.existsSync(path.join(out, 'raw'))
   ? fs.readdirSync(path.join(out, 'raw')).filter((f) => /^search-\d+\.json$/.test(f)) : [];
 if (searchFiles.length) {
   const bySize = searchFiles.map((f) => readJson(f)).sort((a, b) => a.size_requested - b.size_requested);
   results.search = bySize;
-  md.push('## Ingest, start-up and memory', '');
+  md.push('## Scale curve: ingest, start-up and memory per size (search population of bench/search/gen.mjs)', '');
   md.push('| resources | patients | ingest resources/s (target ≥ 15,000) | ingest s | failed bundles | peak RSS ingest MiB | start-up empty / loaded ms (≤ 1000) | RSS idle loaded MiB | RSS after queries MiB (≤ 200 at 1M) | DB size MiB |');
   md.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const s of bySize) {
@@ -103,6 +202,37 @@ if (searchFiles.length) {
   }
   md.push('', '⚠ = p99 above the 5 ms target. Patients are drawn at random (seeded) per request; ' +
     `${bySize[0].queries[0].requests} timed requests per query after 20 warm-up requests.`, '');
+}
+
+// --- Start-up and idle memory, gathered from every workload that started a server ---
+{
+  const rows = [];
+  const ingRuns = results.ingest?.runs ?? [];
+  for (const r of ingRuns.filter((x) => x.contender === 'grunnmur' || x.contender === 'medplum')) {
+    rows.push({ server: r.contender, database: 'empty', startup_ms: r.startup_empty_ms, idle_rss_mib: r.idle_rss_empty_mib, source: `ingest round ${r.round}` });
+  }
+  if (results.read?.startup_loaded_ms) {
+    rows.push({ server: 'grunnmur', database: `${fmt(results.read.resources_in_synth)} resources`, startup_ms: results.read.startup_loaded_ms,
+      idle_rss_mib: results.read.idle_rss_loaded_mib, source: 'read' });
+  }
+  for (const s of results.search ?? []) {
+    rows.push({ server: 'grunnmur', database: 'empty', startup_ms: s.startup_empty_ms, idle_rss_mib: s.idle_rss_empty_mib, source: `search ${s.size_requested}` });
+    if (s.startup_loaded_ms) {
+      rows.push({ server: 'grunnmur', database: `${fmt(s.ingest.resources)} resources`, startup_ms: s.startup_loaded_ms,
+        idle_rss_mib: s.idle_rss_loaded_mib, source: `search ${s.size_requested}` });
+    }
+  }
+  if (rows.length) {
+    results.startup = rows;
+    md.push('## Start-up (spawn → first 200 from /readyz) and idle memory (VmRSS right after start-up)', '');
+    md.push('| server | database | start-up ms (target ≤ 1000) | idle RSS MiB | measured in |');
+    md.push('|---|---|---|---|---|');
+    for (const r of rows) md.push(`| ${r.server} | ${r.database} | ${fmt(r.startup_ms)} | ${fmt(r.idle_rss_mib, 1)} | ${r.source} |`);
+    if (rows.some((r) => r.server === 'medplum')) {
+      md.push('', 'Medplum\'s start-up is node loading @medplum/core and indexing the R4 definitions; it holds no data at start.');
+    }
+    md.push('', 'The 1M-resource database figure comes from the search/scale workload at 1,000,000 (when it ran and its ingest budget allowed).', '');
+  }
 }
 
 // --- Plots (gnuplot) ---
@@ -180,6 +310,38 @@ plot ${names.map((n, i) => `'scale.dat' using 1:${3 + i} with linespoints title 
 `));
   }
 }
+if (hasGnuplot && results.ingest) {
+  const rows = Object.entries(results.ingest.contenders).map(([n, c]) =>
+    `${n} ${c.resources_per_s.median} ${c.resources_per_s.min} ${c.resources_per_s.max}`);
+  fs.writeFileSync(path.join(out, 'ingest.dat'), rows.join('\n') + '\n');
+  plots.push(plot('ingest', `set terminal pngcairo size 800,500 noenhanced
+set output 'ingest.png'
+set title 'Ingest resources/s (median, min-max bars; log scale); medplum is in memory only'
+set logscale y
+set style data histograms
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.7 border -1
+set ylabel 'resources/s'
+set yrange [100:*]
+set arrow from graph 0, first 15000 to graph 1, first 15000 nohead dt 2 lc rgb 'red'
+plot 'ingest.dat' using 2:3:4:xtic(1) notitle
+`));
+}
+if (hasGnuplot && results.read?.runs?.length) {
+  const rows = Object.entries(results.read.contenders).map(([n, c]) =>
+    `${n} ${c.requests_per_s.median} ${c.requests_per_s.min} ${c.requests_per_s.max} ${c.p50_ms.median} ${c.p99_ms.median}`);
+  fs.writeFileSync(path.join(out, 'read.dat'), rows.join('\n') + '\n');
+  plots.push(plot('read', `set terminal pngcairo size 800,500 noenhanced
+set output 'read.png'
+set title 'Read by id: requests/s (median, min-max bars), wrk 64 connections'
+set style data histograms
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.7 border -1
+set ylabel 'requests/s'
+set yrange [0:*]
+plot 'read.dat' using 2:3:4:xtic(1) notitle
+`));
+}
 results.plots = plots.filter(Boolean);
 if (!hasGnuplot) md.push('_gnuplot not installed: no plots (Debian package gnuplot-nox; `make bench` installs it)._', '');
 else if (results.plots.length) md.push(`Plots: ${results.plots.map((p) => `![${p}](${p})`).join(' ')}`, '');
@@ -208,7 +370,23 @@ if (results.meta.smoke) {
     }
     if ((s.queries ?? []).length === 0) problems.push(`search ${s.size_requested}: no queries ran`);
   }
-  if (!fpWanted && !(results.search ?? []).length) problems.push('no workload ran');
+  if (results.ingest) {
+    for (const c of ['grunnmur', 'sqlite', 'simdjson']) {
+      if (!(results.ingest.contenders[c]?.resources_per_s?.median > 0)) problems.push(`ingest ${c}: no figures`);
+    }
+    for (const r of results.ingest.runs) if (r.failures) problems.push(`ingest ${r.contender}: ${r.failures} failed requests (${r.first_failure})`);
+    const g = results.ingest.contenders.grunnmur, q = results.ingest.contenders.sqlite;
+    if (g && q && g.resources !== q.resources) problems.push(`ingest: sqlite ceiling stored ${q.resources} resources, grunnmur ${g.resources}`);
+  }
+  if (results.read) {
+    if (!(results.read.runs ?? []).length && !results.read.skipped.some((x) => x.startsWith('wrk'))) problems.push('read: no wrk runs');
+    for (const [n, c] of Object.entries(results.read.contenders)) {
+      if (!(c.requests_per_s.median > 0)) problems.push(`read ${n}: no figures`);
+      if (c.errors) problems.push(`read ${n}: ${c.errors} errors`);
+    }
+    for (const q of results.read.searches) if (q.errors) problems.push(`read search ${q.contender} ${q.name}: ${q.errors} errors (${q.first_error})`);
+  }
+  if (!fpWanted && !(results.search ?? []).length && !results.ingest && !results.read) problems.push('no workload ran');
   if (problems.length) {
     console.error(`bench smoke FAILED:\n  ${problems.join('\n  ')}`);
     process.exit(1);

@@ -18,6 +18,8 @@
 #include "fhir/validator.h"
 #include "fhirpath/fhirpath.h"
 #include "http/server.h"
+#include "labs/svarrapport.h"
+#include "labs/xml.h"
 #include "patch/fhirpath_patch.h"
 #include "rest/request.h"
 #include "search/query.h"
@@ -283,6 +285,21 @@ inline int Jwt(const uint8_t* data, size_t size) {
       (void)gm::trust::ParseResourceScope(rest);
       break;
   }
+  return 0;
+}
+
+// Svarrapport XML (libxml2, the embedded XSDs, the NILAR mapping). Oracle:
+// a message that parses either maps or is refused with a clear error, and a
+// mapped transaction Bundle writes and parses back to the same bytes.
+inline int Svarrapport(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto doc = gm::labs::ParseSvarrapport(text);
+  if (!doc.ok()) return 0;
+  auto bundle = gm::labs::MapToBundle(*doc);
+  if (!bundle.ok()) return 0;
+  const std::string written = gm::json::Write(*bundle);
+  auto again = gm::json::Parse(written);
+  if (!again.ok() || gm::json::Write(*again) != written) std::abort();
   return 0;
 }
 

@@ -13,7 +13,7 @@ corpus=$bin/corpus
 mkdir -p "$bin/artifacts" "$bin/logs"
 python3 "$here/seeds.py" "$corpus/seeds" || exit 1
 status=0
-for f in fuzz_json fuzz_fhirpath fuzz_search fuzz_http fuzz_json_patch fuzz_fhirpath_patch fuzz_jwt; do
+for f in fuzz_json fuzz_fhirpath fuzz_search fuzz_http fuzz_json_patch fuzz_fhirpath_patch fuzz_jwt fuzz_svarrapport; do
   [ -x "$bin/$f" ] || { echo "missing $bin/$f"; status=1; continue; }
   mkdir -p "$corpus/$f" "$corpus/seeds/$f"
   # Known regression inputs are replayed first (they must pass).
@@ -23,7 +23,7 @@ for f in fuzz_json fuzz_fhirpath fuzz_search fuzz_http fuzz_json_patch fuzz_fhir
   fi
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin/$f" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 -rss_limit_mb=2560 \
-      -max_len=65536 -artifact_prefix="$bin/artifacts/$f-" \
+      -max_len="$([ "$f" = fuzz_svarrapport ] && echo 400000 || echo 65536)" -artifact_prefix="$bin/artifacts/$f-" \
       "$corpus/$f" "$corpus/seeds/$f" > "$bin/logs/$f.log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$bin/logs/$f.log" | grep -o '[0-9]*$' | tail -1)

@@ -77,4 +77,8 @@ for k in [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus
 for sc in ["patient/Observation.rs?category=laboratory", "user/*.cruds", "system/Patient.read", "launch/patient"]:
     put("fuzz_jwt", b"\x04" + sc.encode())
 
+# Svarrapport: the real anonymised lab messages.
+for p in sorted(glob.glob(os.path.join(shared, "norway", "svarrapport", "samples", "*.xml"))):
+    put("fuzz_svarrapport", open(p, "rb").read())
+
 print(" ".join(f"{k}:{v}" for k, v in sorted(counts.items())))

@@ -14,6 +14,8 @@
 #include "fhir/model.h"
 #include "search/fhirpath_indexer.h"
 #include "store/sqlite/check.h"
+#include "store/postgres/pg_check.h"
+#include "store/postgres/pg_store.h"
 
 namespace gm::cli {
 
@@ -29,7 +31,10 @@ int RunCheck(const CheckArgs& args) {
   store::sqlite::CheckOptions options;
   options.directory = args.data;
   options.scratch_dir = args.scratch;
-  auto report = store::sqlite::CheckStore(options, extract);
+  // A data directory whose server uses PostgreSQL (serve --db) is checked there.
+  const std::string db = store::RememberedDatabase(args.data);
+  auto report = db.empty() ? store::sqlite::CheckStore(options, extract)
+                           : store::postgres::CheckPostgresStore(db, extract);
   if (!report.ok()) {
     std::cerr << "grunnmur check: " << report.status().code() << ": "
               << report.status().message() << "\n";

@@ -221,6 +221,10 @@ bool Drain(Source& source, const Url& url, size_t connections, std::atomic<size_
           if (!failed.exchange(true)) {
             failure = status == 0 ? "connection failed: " + error
                                   : "HTTP " + std::to_string(status) + ": " + response.substr(0, 2000);
+            if (status == 401 && response.find("GM-AUTH-008") != std::string::npos) {
+              failure += "\n(the access token expired during the load: mint one that lives "
+                         "longer than the load, e.g. grunnmur token --ttl 3600)";
+            }
           }
           break;
         }
@@ -271,7 +275,20 @@ int RunLoad(const LoadArgs& args) {
       std::cerr << "load: cannot read " << args.dir << ": " << ec.message() << "\n";
       return 2;
     }
-    std::sort(others.begin(), others.end());
+    // The citizens before what refers to them, the rest by name: a partly
+    // loaded store then has few dangling references.
+    static const std::vector<std::string> kFirst = {
+        "Patient", "RelatedPerson", "EpisodeOfCare", "Encounter", "Condition", "ServiceRequest",
+        "Specimen", "Observation", "DiagnosticReport", "MedicationRequest", "MedicationDispense"};
+    auto rank = [&](const std::string& path) {
+      std::string type = fs::path(path).stem().string();
+      auto it = std::find(kFirst.begin(), kFirst.end(), type);
+      return static_cast<size_t>(it - kFirst.begin());
+    };
+    std::sort(others.begin(), others.end(), [&](const std::string& a, const std::string& b) {
+      size_t ra = rank(a), rb = rank(b);
+      return ra != rb ? ra < rb : a < b;
+    });
     for (const std::string& t : kRegistryTypes) {
       fs::path p = fs::path(args.dir) / (t + ".ndjson");
       if (fs::exists(p)) registry.push_back({p.string(), false});

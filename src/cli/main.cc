@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "audit/log.h"
 #include "cli/commands.h"
 #include "fhir/model.h"
 #include "http/server.h"
@@ -19,6 +20,7 @@
 #include "search/fhirpath_indexer.h"
 #include "search/page_token.h"
 #include "store/store.h"
+#include "store/postgres/pg_store.h"
 #include "trust/tokens.h"
 
 namespace {
@@ -51,8 +53,16 @@ struct ServeArgs {
   std::string auth = "required";  // required | off
   std::string issuer = gm::cli::kDefaultIssuer;
   std::string audience = gm::cli::kDefaultAudience;
-  std::string profiles;  // --profiles DIR: StructureDefinitions/ValueSets/CodeSystems to load
+  std::vector<std::string> profiles;  // --profiles DIR (repeatable): StructureDefinitions/ValueSets/CodeSystems to load
   size_t demo = 0;  // --demo N: load N synthetic citizens into an empty store (synth_cmd.cc)
+  // --db postgresql://user@host:port/db: the PostgreSQL store instead of the
+  // embedded SQLite one (keys and the rest of the data directory stay in --data).
+  std::string db;
+  size_t db_connections = 8;  // --db-connections: PostgreSQL pool size
+  // External issuers (the real HelseID, Keycloak): --trusted-issuer URL and
+  // --trusted-jwks FILE, repeated in pairs; keys only from the files.
+  std::vector<std::string> trusted_issuers, trusted_jwks;
+  std::vector<std::string> trusted_audiences;  // none, or one per --trusted-issuer
 };
 
 int Serve(const ServeArgs& args) {
@@ -81,9 +91,26 @@ int Serve(const ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const gm::fhir::Model& model = gm::fhir::Model::R4();
-  auto store = gm::store::OpenSqlite(gm::store::SqliteOptions{.directory = args.data});
+  // --db, or the database this data directory's server used before.
+  const std::string db =
+      args.db.empty() ? gm::store::RememberedDatabase(args.data) : args.db;
+  if (!db.empty() && !gm::store::IsPostgresUrl(db)) {
+    spdlog::error("--db must be a postgresql:// URL");
+    return 1;
+  }
+  if (!args.db.empty()) {
+    if (gm::Status st = gm::store::RememberDatabase(args.data, args.db); !st.ok()) {
+      spdlog::error("{}", st.message());
+      return 1;
+    }
+  }
+  auto store = db.empty()
+                   ? gm::store::OpenSqlite(gm::store::SqliteOptions{.directory = args.data})
+                   : gm::store::OpenPostgres(gm::store::PostgresOptions{
+                         .url = db, .connections = args.db_connections});
   if (!store.ok()) {
-    spdlog::error("cannot open the store in {}: {}", args.data, store.status().message());
+    spdlog::error("cannot open the store in {}: {}", db.empty() ? args.data : "PostgreSQL",
+                  store.status().message());
     return 1;
   }
   gm::search::FhirPathIndexer indexer(model);
@@ -106,12 +133,12 @@ int Serve(const ServeArgs& args) {
 
   // Profiles: those in --profiles DIR, then those stored through the API.
   gm::profile::ProfileRegistry profiles(model);
-  if (!args.profiles.empty()) {
-    gm::Status st = profiles.LoadDirectory(args.profiles);
+  for (const std::string& dir : args.profiles) {
+    gm::Status st = profiles.LoadDirectory(dir);
     if (!st.ok()) {
       for (const auto& i : st.issues()) spdlog::warn("profiles: {}", i.text);
     }
-    spdlog::info("{} profiles loaded from {}", profiles.size(), args.profiles);
+    spdlog::info("{} profiles loaded (after {})", profiles.size(), dir);
   }
 
   // Access tokens: grunnmur's own issuer signs with the keys in <data>/keys.
@@ -129,6 +156,30 @@ int Serve(const ServeArgs& args) {
   gm::trust::VerifierOptions verifier_options;
   verifier_options.issuers.push_back(gm::trust::TrustedIssuer{args.issuer, *keys, {}, 24 * 3600});
   verifier_options.audience = args.audience;
+  if (args.trusted_issuers.size() != args.trusted_jwks.size() ||
+      (!args.trusted_audiences.empty() &&
+       args.trusted_audiences.size() != args.trusted_issuers.size())) {
+    spdlog::error("--trusted-issuer and --trusted-jwks must be given in pairs (and "
+                  "--trusted-audience, if given, once per --trusted-issuer)");
+    (*store)->Close();
+    return 1;
+  }
+  for (size_t i = 0; i < args.trusted_issuers.size(); ++i) {
+    gm::trust::TrustedIssuer external{args.trusted_issuers[i], nullptr, {}, 3600,
+                                      args.trusted_audiences.empty() ? std::string()
+                                                                     : args.trusted_audiences[i]};
+    std::string error;
+    if (external.issuer.empty() || external.issuer == args.issuer ||
+        !gm::cli::LoadTrustedJwks(args.trusted_jwks[i], external.keys, error)) {
+      spdlog::error("trusted issuer {}: {}", external.issuer,
+                    error.empty() ? "must be non-empty and differ from --issuer" : error);
+      (*store)->Close();
+      return 1;
+    }
+    spdlog::info("trusting tokens of {} ({} keys from {})", external.issuer,
+                 external.keys.size(), args.trusted_jwks[i]);
+    verifier_options.issuers.push_back(std::move(external));
+  }
   gm::trust::TokenVerifier verifier(verifier_options, clock);
   if (args.auth == "off") {
     spdlog::warn("authentication is OFF (--auth off): every client may read and write everything");
@@ -150,6 +201,17 @@ int Serve(const ServeArgs& args) {
   context.clients = &clients;
   context.token_issuer = &token_issuer;
   context.assertion_jtis = &assertion_jtis;
+  gm::trust::AuthCodeStore auth_codes(clock);  // /par, /authorize (people)
+  context.auth_codes = &auth_codes;
+  // The audit log: <data>/audit.db, checkpoints signed with the same keys.
+  auto audit_log = gm::audit::AuditLog::Open(
+      gm::audit::LogOptions{.data_dir = args.data, .keys = *keys, .clock = &clock});
+  if (!audit_log.ok()) {
+    spdlog::error("cannot open the audit log: {}", audit_log.status().message());
+    (*store)->Close();
+    return 1;
+  }
+  context.audit = audit_log->get();
   if (gm::Status st = gm::rest::LoadStoredProfiles(context); !st.ok()) {
     spdlog::error("cannot load the stored profiles: {}", st.message());
     (*store)->Close();
@@ -190,7 +252,8 @@ int Serve(const ServeArgs& args) {
   rest_options.base_url = base;
   service.SetOptions(rest_options);
   service.MarkReady();
-  if (args.demo > 0 && gm::cli::LoadDemo(service, **store, args.demo) != 0) {
+  gm::cli::DemoBackground demo_background;  // the rest of the demo loads while serving
+  if (args.demo > 0 && gm::cli::LoadDemo(service, **store, args.demo, &demo_background) != 0) {
     spdlog::warn("the demo population was not (fully) loaded");
   }
   spdlog::info("grunnmur {} serving FHIR R4 at {} (data in {})", kVersion, base, args.data);
@@ -207,6 +270,10 @@ int Serve(const ServeArgs& args) {
   service.SetDraining();
   server.Stop(std::chrono::seconds(20));
   server.Wait();
+  demo_background.Stop();
+  if (gm::Status st = (*audit_log)->Close(); !st.ok()) {
+    spdlog::error("closing the audit log: {}", st.message());
+  }
   (*store)->Close();
   spdlog::info("stopped");
   return 0;
@@ -250,9 +317,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--profiles", serve.profiles,
                         "Directory of StructureDefinitions, ValueSets and CodeSystems that "
-                        "writes claiming them are validated against");
+                        "writes claiming them are validated against (repeatable; later "
+                        "directories may build on earlier ones)");
   serve_cmd->add_option("--demo", serve.demo,
                         "Load N synthetic citizens (fixed seed) if the store is empty");
+  serve_cmd->add_option("--db", serve.db,
+                        "PostgreSQL store, postgresql://user@host:port/db (default: SQLite in "
+                        "--data); several nodes may share one database");
+  serve_cmd->add_option("--db-connections", serve.db_connections,
+                        "PostgreSQL connection pool size")->capture_default_str();
+  serve_cmd->add_option("--trusted-issuer", serve.trusted_issuers,
+                        "Also accept tokens of this external issuer (exact iss; repeatable, "
+                        "paired with --trusted-jwks)");
+  serve_cmd->add_option("--trusted-jwks", serve.trusted_jwks,
+                        "JWKS file with the public keys of the matching --trusted-issuer "
+                        "(keys are never fetched from URLs)");
+  serve_cmd->add_option("--trusted-audience", serve.trusted_audiences,
+                        "The audience tokens of the matching --trusted-issuer must name "
+                        "(default: --audience; give it once per --trusted-issuer or not at all)");
 
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "grunnmur " << kVersion << " (FHIR " << gm::fhir::Model::R4().version() << ")\n";
@@ -282,6 +364,8 @@ int main(int argc, char** argv) {
   synth_cmd->add_option("--seed", synth_args.seed, "Random seed")->capture_default_str();
   synth_cmd->add_option("--out", synth_args.out, "Output directory")->required();
   synth_cmd->add_option("--format", synth_args.format, "ndjson|bundles")->capture_default_str();
+  synth_cmd->add_option("--threads", synth_args.threads,
+                        "Generator threads (0: 1 below 4 cores, else cores - 1)");
 
   gm::cli::LoadArgs load_args;
   CLI::App* load_cmd = app.add_subcommand("load", "Load synth output into a running server");
@@ -296,6 +380,16 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--resources-per-bundle", load_args.resources_per_bundle,
                        "NDJSON format: resources per transaction")->capture_default_str();
 
+  gm::cli::IngestArgs ingest_args;
+  CLI::App* ingest_cmd = app.add_subcommand("ingest", "Send messages to a running server");
+  ingest_cmd->require_subcommand(1);
+  CLI::App* ingest_svar = ingest_cmd->add_subcommand(
+      "svarrapport", "KITH Svarrapport XML (lab/radiology results) to POST /$svarrapport");
+  ingest_svar->add_option("files", ingest_args.files, "Svarrapport XML files")->required();
+  ingest_svar->add_option("--url", ingest_args.url, "Server base URL, http://HOST:PORT")->required();
+  ingest_svar->add_option("--token", ingest_args.token,
+                          "Access token (default: $GRUNNMUR_TOKEN; mint one with grunnmur token)");
+
   gm::cli::TokenArgs token_args;
   CLI::App* token_cmd =
       app.add_subcommand("token", "Print an access token signed with the server's own key");
@@ -308,6 +402,20 @@ int main(int argc, char** argv) {
   token_cmd->add_option("--orgnr", token_args.orgnr, "The client's organisasjonsnummer");
   token_cmd->add_option("--dpop-jkt", token_args.cnf_jkt, "Bind to this DPoP key thumbprint");
   token_cmd->add_option("--ttl", token_args.ttl, "Lifetime in seconds")->capture_default_str();
+  token_cmd->add_option("--attest-patient", token_args.attest_patients,
+                        "Attest a care relationship with this patient (FNR; repeatable)");
+  token_cmd->add_option("--purpose", token_args.purpose, "Attested purpose: TREAT, ETREAT, COC, BTG")
+      ->capture_default_str();
+  token_cmd->add_flag("--btg", token_args.btg, "Emergency access (break the glass): purpose BTG");
+  token_cmd->add_option("--attest-authorization", token_args.attest_authorization,
+                        "Attested HPR authorisation (kodeverk 9060, e.g. LE)");
+  token_cmd->add_option("--attest-age", token_args.attest_age,
+                        "Seconds since the attestation was made (toa)");
+  token_cmd->add_flag("--declare-consent", token_args.declare_consent,
+                      "The clinician declares the patient's consent (opens a sperring)");
+  token_cmd->add_option("--client-kind", token_args.client_kind,
+                        "Kind of client system: ehr, pharmacy, lab, operator");
+  token_cmd->add_option("--orgnr-child", token_args.orgnr_child, "The client's sub-unit orgnr");
   token_cmd->add_option("--issuer", token_args.issuer, "Issuer (as the server's --issuer)")
       ->capture_default_str();
   token_cmd->add_option("--audience", token_args.audience, "Audience (as the server's --audience)")
@@ -326,6 +434,22 @@ int main(int argc, char** argv) {
   client_add->add_option("--name", client_args.name, "Display name");
   client_add->add_option("--orgnr", client_args.orgnr_parent, "Legal entity (orgnr)");
   client_add->add_option("--orgnr-child", client_args.orgnr_child, "Sub-unit (orgnr)");
+  client_add->add_option("--redirect-uri", client_args.redirect_uris,
+                         "Redirect URI for the authorization-code flow (exact; repeatable)");
+  client_add->add_option("--grant-type", client_args.grant_types,
+                         "client_credentials | authorization_code (repeatable; default: "
+                         "client_credentials, plus authorization_code with a redirect URI)");
+
+  gm::cli::KeysArgs keys_args;
+  CLI::App* keys_cmd = app.add_subcommand("keys", "The issuer's signing keys (<data>/keys)");
+  keys_cmd->require_subcommand(1);
+  CLI::App* keys_rotate = keys_cmd->add_subcommand(
+      "rotate", "Make a new signing key; previous ones stay published and verifying");
+  keys_rotate->add_option("--data", keys_args.data, "Data directory")->capture_default_str();
+  keys_rotate->add_option("--keep", keys_args.keep, "Previous keys to keep (1-10)")
+      ->capture_default_str();
+  CLI::App* keys_list = keys_cmd->add_subcommand("list", "List the signing keys");
+  keys_list->add_option("--data", keys_args.data, "Data directory")->capture_default_str();
 
   gm::cli::AuditVerifyArgs audit_args;
   CLI::App* audit_cmd = app.add_subcommand("audit", "The tamper-evident audit log");
@@ -336,9 +460,18 @@ int main(int argc, char** argv) {
   audit_verify->add_option("--jwks", audit_args.jwks_file, "Extra trusted public keys (JWKS file)");
   audit_verify->add_flag("--only-jwks", audit_args.only_jwks, "Trust only the keys in --jwks");
 
+  gm::cli::BackupArgs backup_args;
+  CLI::App* backup_cmd =
+      app.add_subcommand("backup", "Copy the SQLite store while the server runs (online backup)");
+  backup_cmd->add_option("--data", backup_args.data, "Data directory")->capture_default_str();
+  backup_cmd->add_option("--to", backup_args.to, "The backup file")->required();
+
   CLI11_PARSE(app, argc, argv);
+  if (backup_cmd->parsed()) return gm::cli::RunBackup(backup_args);
   if (audit_verify->parsed()) return gm::cli::RunAuditVerify(audit_args);
   if (client_add->parsed()) return gm::cli::RunClientAdd(client_args);
+  if (keys_rotate->parsed()) return gm::cli::RunKeysRotate(keys_args);
+  if (keys_list->parsed()) return gm::cli::RunKeysList(keys_args);
   if (token_cmd->parsed()) return gm::cli::RunToken(token_args);
   if (serve_cmd->parsed()) return Serve(serve);
   if (fp->parsed()) return gm::cli::RunFhirPath(fhirpath_args);
@@ -346,5 +479,6 @@ int main(int argc, char** argv) {
   if (check_cmd->parsed()) return gm::cli::RunCheck(check_args);
   if (synth_cmd->parsed()) return gm::cli::RunSynth(synth_args);
   if (load_cmd->parsed()) return gm::cli::RunLoad(load_args);
+  if (ingest_svar->parsed()) return gm::cli::RunIngestSvarrapport(ingest_args);
   return 0;
 }

@@ -32,6 +32,7 @@
 #include "fhir/model.h"
 #include "search/fhirpath_indexer.h"
 #include "store/store.h"
+#include "store/postgres/pg_store.h"
 
 namespace gm::cli {
 namespace {
@@ -85,11 +86,14 @@ bool SaveProgress(const std::string& dir, const Progress& p) {
 
 int RunReindex(const ReindexArgs& args) {
   namespace fs = std::filesystem;
-  if (!fs::exists(fs::path(args.data) / "grunnmur.db")) {
+  // The PostgreSQL database the data directory's server uses, if any.
+  const std::string db = store::RememberedDatabase(args.data);
+  if (db.empty() && !fs::exists(fs::path(args.data) / "grunnmur.db")) {
     std::cerr << "grunnmur reindex: no grunnmur store in " << args.data << "\n";
     return 1;
   }
-  auto store = store::OpenSqlite(store::SqliteOptions{.directory = args.data});
+  auto store = db.empty() ? store::OpenSqlite(store::SqliteOptions{.directory = args.data})
+                          : store::OpenPostgres(store::PostgresOptions{.url = db});
   if (!store.ok()) {
     std::cerr << "grunnmur reindex: cannot open the store: " << store.status().message() << "\n";
     return 1;

@@ -40,6 +40,48 @@ int RunToken(const TokenArgs& args) {
   r.pid = args.pid;
   r.security_level = args.pid.empty() ? 0 : 4;
   r.orgnr_parent = args.orgnr;
+  r.orgnr_child = args.orgnr_child;
+  if (!args.client_kind.empty()) r.scope += " grunnmur:kind:" + args.client_kind;
+  if (!args.attest_patients.empty()) {
+    // The trust-framework attestation (nhn:tillitsrammeverk:parameters), as
+    // an EHR would send it in its client assertion.
+    const std::string purpose = args.btg ? "BTG" : args.purpose;
+    json::Value practitioner = json::Value::MakeObject();
+    if (!args.hpr.empty()) practitioner.set("hpr_nr", args.hpr);
+    if (!args.attest_authorization.empty()) {
+      json::Value a = json::Value::MakeObject();
+      a.set("code", args.attest_authorization);
+      a.set("system", "urn:oid:2.16.578.1.12.4.1.1.9060");
+      practitioner.set("authorization", std::move(a));
+    }
+    if (!args.orgnr.empty()) practitioner.set("legal_entity", args.orgnr);
+    if (!args.orgnr_child.empty()) practitioner.set("point_of_care", args.orgnr_child);
+    json::Value care = json::Value::MakeObject();
+    json::Value pou = json::Value::MakeObject();
+    pou.set("code", purpose);
+    pou.set("system", "urn:oid:2.16.840.1.113883.1.11.20448");
+    care.set("purpose_of_use", std::move(pou));
+    if (args.declare_consent) {
+      json::Value details = json::Value::MakeObject();
+      details.set("code", "SAMTYKKE");
+      care.set("purpose_of_use_details", std::move(details));
+    }
+    json::Value patients = json::Value::MakeArray();
+    for (const auto& p : args.attest_patients) {
+      json::Value one = json::Value::MakeObject();
+      one.set("identifier", p);
+      patients.push_back(std::move(one));
+    }
+    json::Value d = json::Value::MakeObject();
+    d.set("type", "nhn:tillitsrammeverk:parameters");
+    d.set("practitioner", std::move(practitioner));
+    d.set("care_relationship", std::move(care));
+    d.set("patients", std::move(patients));
+    d.set("toa", static_cast<int64_t>(clock.NowUs() / 1'000'000 - args.attest_age));
+    json::Value list = json::Value::MakeArray();
+    list.push_back(std::move(d));
+    r.authorization_details = std::move(list);
+  }
   r.cnf_jkt = args.cnf_jkt;
   r.ttl_seconds = args.ttl;
   std::cout << issuer.Issue(r) << std::endl;
@@ -61,7 +103,7 @@ int RunClientAdd(const ClientArgs& args) {
   }
   trust::ClientRegistry registry((std::filesystem::path(args.data) / "clients").string());
   Status st = registry.Put(args.client_id, args.name, *jwks, args.scope, args.orgnr_parent,
-                           args.orgnr_child);
+                           args.orgnr_child, args.redirect_uris, args.grant_types);
   if (!st.ok()) {
     std::cerr << "client not registered: " << st.message() << "\n";
     return 1;

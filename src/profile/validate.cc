@@ -476,7 +476,10 @@ class Walker {
       if (t.code != "Reference") continue;
       for (const std::string& tp : t.target_profiles) {
         if (tp.rfind(kCorePrefix, 0) == 0) {
-          allowed.insert(tp.substr(kCorePrefix.size()));
+          // Versioned canonicals ("…/Observation|4.0.1", as NILAR's snapshots
+          // write them) name the same core type.
+          std::string type = tp.substr(kCorePrefix.size());
+          allowed.insert(type.substr(0, type.find('|')));
         } else if (auto p = registry_.Find(tp)) {
           allowed.insert(p->type());
         } else {

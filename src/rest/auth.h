@@ -18,16 +18,19 @@
 //   $validate                                  any valid token (reveals no data)
 // Scopes only say what kind of access a client may have at all; which
 // patients' data it may touch is decided by the policy decision point
-// (issue "Trust"), which comes on top of this check, not instead of it.
+// (trust/pdp.h, DecideRequest below; docs/trust.md), which comes on top of
+// this check, not instead of it.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "http/server.h"
 #include "rest/context.h"
 #include "rest/request.h"
+#include "trust/pdp.h"
 #include "trust/tokens.h"
 
 namespace gm::rest {
@@ -47,22 +50,97 @@ Result<trust::Principal> Authenticate(const Context& ctx, const http::Request& r
 Status Authorize(const trust::Principal& principal, const Requirement& need);
 
 // Which kind of scope grants the access, and so which rules apply:
-//   system   a system acting for its organisation: the scopes decide;
-//   user     a clinician: needs the policy decision point (care relationship,
-//            HPR, the citizen's blocks), which does not exist yet, so
-//            refused (403 GM-AUTH-041) - default deny;
-//   patient  a citizen: only their own patient compartment (PatientAccess).
+//   system   a client system acting for its organisation: scopes and the
+//            client's kind (trust/pdp.h, docs/trust.md);
+//   user     a clinician: the policy decision point per patient (HPR, care
+//            relationship, the citizen's controls);
+//   patient  a citizen: own record and the people they represent.
 enum class AccessMode { kSystem, kUser, kPatient };
 AccessMode ModeFor(const trust::Principal& principal, const Requirement& need);
 
-// Citizen access (patient-context scopes): the Patient ids whose identifier
-// is the token's fødselsnummer/D-nummer; then, per route, reads only inside
-// those compartments (anything else answers 404 as if unknown, so existence
-// is not revealed), searches restricted to them (Call::patient_scope) without
-// _include/_revinclude/chains/_has, $everything and compartment searches only
-// for those ids; no writes and no system-wide routes (403 GM-AUTH-042).
-Status PatientAccess(const Context& ctx, const trust::Principal& principal, const Target& target,
-                     const std::string& method, std::vector<std::string>& patient_ids);
+// How the policy treats a route for a mode (RouteRuleFor); every (route,
+// method, mode) has one, none of them "not decided" (tests enumerate them).
+enum class RouteRule {
+  kPublic,            // no token, no patient data (metadata, health)
+  kNoData,            // reveals no data ($validate, unknown operations answer 404)
+  kSystemAsToday,     // system of kind operator/ehr: the scopes decide
+  kSystemByType,      // system of a restricted kind: the kind's table per type
+  kAddressed,         // read/vread/history of one resource: its patients
+  kAddressedWrite,    // update/delete of one resource: its patients (old and new)
+  kCreate,            // create: the patients of the body
+  kPatientSearch,     // search limited to patients the caller may see
+  kCompartment,       // Patient/X/… and Patient/X/$everything, $access-log: patient X
+  kDenied,            // refused for this mode (cross-patient, conditional, batch …)
+};
+RouteRule RouteRuleFor(const Target& target, const std::string& method, AccessMode mode,
+                       bool restricted_kind);
+
+// The policy's answer for one request (DecideRequest), used by the
+// dispatcher, the search handler and the audit.
+struct RequestPolicy {
+  bool decided = false;   // set on every path through DecideRequest
+  Status status;          // not ok: answer with it (403, or 404 for an addressed resource)
+  AccessMode mode = AccessMode::kSystem;
+  RouteRule rule = RouteRule::kDenied;
+  // Non-empty: searches are limited to these patients' compartments and may
+  // not reach out (_include, _revinclude, chains, _has).
+  std::vector<std::string> patient_scope;
+  // Searches may not reach out even without a scope (restricted callers).
+  bool no_reach = false;
+  // $everything: only these types (empty: all).
+  std::vector<std::string> everything_types;
+  // Patients concerned, known before the handler runs, with their decisions.
+  std::vector<std::string> patients;
+  std::vector<trust::Decision> decisions;
+  trust::Caller caller;
+  std::string practitioner_name;  // clinician's name from HPR (audit)
+  std::string practitioner_authorization;  // an active HPR authorisation (9060), audit
+  std::string requester_reference;  // citizen: Patient/<own id> (audit)
+};
+
+// Runs the policy for a request: gathers the facts from the store and asks
+// trust::Decide for each patient concerned.
+RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principal,
+                            AccessMode mode, const Target& target, const std::string& method,
+                            const Params& params, const http::Request& req);
+
+// Facts about one patient, from the store (fact-gathering layer of the PDP).
+Result<trust::PatientFacts> GatherPatientFacts(const Context& ctx, const std::string& patient_id,
+                                               const trust::Caller& caller, bool registered);
+
+// Whether a search may use _include, _revinclude, chains and _has: only
+// system callers of kind operator/ehr (and trusted internal requests).
+bool SearchMayReachOut(const trust::Principal* principal, const Target& target,
+                       const std::string& method);
+
+// The audit code of a request's interaction (restful-interaction: read,
+// vread, update, patch, delete, create, search-type, search-system,
+// history-*, transaction, operation); "" for what is not audited.
+std::string AuditInteraction(const Target& target, const std::string& method);
+
+// Appends one AuditEvent per patient touched by the request (access_log.cc):
+// the policy's patients when it named them (addressed resources, the
+// patients a person's search was limited to), else the patient compartments
+// of the resources in the response (system callers), else, for a failed
+// request on one resource, that resource's compartments. Outcome: denied
+// when `denied`, failed for a 4xx/5xx answer, else allowed. Error (kUnavailable
+// GM-AUDIT-030) when the log cannot take the events: the caller then sends
+// that error instead of the answer.
+Status AuditAccess(const Context& ctx, const trust::Principal& principal,
+                   const RequestPolicy& policy, const Target& target, const http::Request& req,
+                   const std::string& interaction, const http::Response& response, bool denied);
+
+// GET Patient/[id]/$access-log (access_log.cc): the citizen's (or their
+// representative's) view of who accessed the record: name, role,
+// organisation, basis (incl. emergency), time; never a fødselsnummer.
+// Pages with _count (1-500, default 50) and _before (from the next link).
+struct Call;
+http::Response HandleAccessLog(Call& call);
+
+// The patient compartments of a stored resource (current, or its latest
+// version with content) — for the policy and the audit.
+Result<std::vector<std::string>> CompartmentsOf(const Context& ctx, const std::string& type,
+                                                const std::string& id);
 
 // 401 with WWW-Authenticate (RFC 6750 / RFC 9449) for an authentication failure.
 http::Response Unauthorized(const Status& status);

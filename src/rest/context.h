@@ -11,8 +11,13 @@
 #include "search/indexer.h"
 #include "search/page_token.h"
 #include "store/store.h"
+#include "trust/authcode.h"
 #include "trust/clients.h"
 #include "trust/tokens.h"
+
+namespace gm::audit {
+class AuditLog;
+}
 
 namespace gm::rest {
 
@@ -50,6 +55,14 @@ struct Context {
   const trust::ClientRegistry* clients = nullptr;
   const trust::TokenIssuer* token_issuer = nullptr;
   trust::ReplayCache* assertion_jtis = nullptr;
+  // The authorization-code flow for people (rest/oauth.cc, rest/authorize.cc):
+  // pushed requests, login sessions and codes. Null: no /par, /authorize.
+  trust::AuthCodeStore* auth_codes = nullptr;
+  // The audit log (audit/log.h): every authenticated access to patient data,
+  // allowed, denied or failed, is appended before the answer is sent; reads
+  // whose audit cannot be written return no data. Null: no auditing (tests
+  // and tools that run without a data directory).
+  audit::AuditLog* audit = nullptr;
 };
 
 }  // namespace gm::rest

@@ -1,5 +1,7 @@
 #include "rest/engine.h"
 
+#include "eresept/prescription.h"
+
 #include <algorithm>
 #include <charconv>
 
@@ -222,12 +224,78 @@ Result<json::Value> ParseResourceUnvalidated(const Context& ctx, std::string_vie
   return std::move(resource);
 }
 
+namespace {
+
+// Does this MedicationRequest JSON carry the national prescription status?
+bool IsPrescriptionJson(std::string_view json) {
+  static const std::string url = std::string(eresept::kExtensionBase) + "reseptstatus";
+  if (json.find(url) == std::string_view::npos) return false;  // cheap common case
+  auto v = json::Parse(json);
+  return v.ok() && eresept::Read(*v).ok();
+}
+
+bool IsPrescription(const json::Value& mr) { return eresept::Read(mr).ok(); }
+
+// A MedicationDispense authorised by an e-prescription?
+Result<bool> DispensesPrescription(store::Txn& txn, const json::Value& md) {
+  const json::Value* auth = md.find("authorizingPrescription");
+  if (auth == nullptr || !auth->is_array()) return false;
+  for (const json::Value& ref : auth->array()) {
+    std::string_view r = ref.get_string("reference");
+    constexpr std::string_view kPrefix = "MedicationRequest/";
+    if (r.substr(0, kPrefix.size()) != kPrefix) continue;
+    auto mr = txn.Current("MedicationRequest", std::string(r.substr(kPrefix.size())));
+    if (!mr.ok()) return mr.status();
+    if (mr->has_value() && !(*mr)->deleted && IsPrescriptionJson((*mr)->json)) return true;
+  }
+  return false;
+}
+
+Status GuardPrescription(store::Txn& txn, const std::string& type, const json::Value* next,
+                         const std::optional<store::ResourceVersion>& cur, WriteGuard guard) {
+  if (guard == WriteGuard::kEresept) return Status::Ok();
+  if (type != "MedicationRequest" && type != "MedicationDispense" && type != "List") {
+    return Status::Ok();
+  }
+  bool touches = false;
+  if (type == "List") {
+    touches = (next != nullptr && eresept::IsPll(*next)) ||
+              (cur && !cur->deleted && cur->json.find(eresept::kPllSystem) != std::string::npos &&
+               [&] {
+                 auto old = json::Parse(cur->json);
+                 return old.ok() && eresept::IsPll(*old);
+               }());
+  } else if (type == "MedicationRequest") {
+    touches = (next != nullptr && IsPrescription(*next)) ||
+              (cur && !cur->deleted && IsPrescriptionJson(cur->json));
+  } else {
+    if (next != nullptr) {
+      GM_ASSIGN_OR_RETURN(touches, DispensesPrescription(txn, *next));
+    }
+    if (!touches && cur && !cur->deleted) {
+      auto old = json::Parse(cur->json);
+      if (old.ok()) {
+        GM_ASSIGN_OR_RETURN(touches, DispensesPrescription(txn, *old));
+      }
+    }
+  }
+  if (!touches) return Status::Ok();
+  return Status::Error(ErrorCategory::kConflict, "GM-ERX-040", "business-rule",
+                       "e-prescriptions, their dispensings and the medication list (PLL) change "
+                       "only through the e-resept operations ($prescribe, $lock, $release, "
+                       "$dispense, $recall, $renew, $medication-list-update)",
+                       type);
+}
+
+}  // namespace
+
 Result<WriteResult> DoCreate(const Context& ctx, store::Txn& txn, json::Value resource,
-                             const std::string& id) {
+                             const std::string& id, WriteGuard guard) {
   std::string type(resource.get_string("resourceType"));
   auto current = txn.Current(type, id);
   if (!current.ok()) return current.status();
   if (current->has_value()) return AlreadyExists();
+  GM_RETURN_IF_ERROR(GuardPrescription(txn, type, &resource, *current, guard));
   int64_t ts = NextTimestamp(ctx, std::nullopt);
   auto put = Prepare(ctx, resource, type, id, 1, ts);
   if (!put.ok()) return put.status();
@@ -237,7 +305,7 @@ Result<WriteResult> DoCreate(const Context& ctx, store::Txn& txn, json::Value re
 
 Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::string& type,
                              const std::string& id, json::Value resource,
-                             std::optional<int64_t> if_match) {
+                             std::optional<int64_t> if_match, WriteGuard guard) {
   if (!IsValidId(id)) return Invalid("GM-REST-003", "value", "invalid resource id", "id");
   const json::Value* body_id = resource.find("id");
   if (body_id == nullptr || !body_id->is_string()) {
@@ -252,6 +320,7 @@ Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::str
   if (!current.ok()) return current.status();
   const auto& cur = *current;
   GM_RETURN_IF_ERROR(CheckIfMatch(cur, if_match));
+  GM_RETURN_IF_ERROR(GuardPrescription(txn, type, &resource, cur, guard));
   int64_t version = cur ? cur->version + 1 : 1;
   bool created = !cur || cur->deleted;
   auto put = Prepare(ctx, resource, type, id, version, NextTimestamp(ctx, cur));
@@ -279,6 +348,7 @@ Result<WriteResult> DoCreatePrepared(const Context& ctx, store::Txn& txn, Prepar
   auto current = txn.Current(p.type, p.id);
   if (!current.ok()) return current.status();
   if (current->has_value()) return AlreadyExists();
+  GM_RETURN_IF_ERROR(GuardPrescription(txn, p.type, &p.resource, *current, WriteGuard::kPublic));
   GM_RETURN_IF_ERROR(Finish(ctx, p, 1, NextTimestamp(ctx, std::nullopt)));
   GM_RETURN_IF_ERROR(txn.Put(p.put));
   store::ResourceVersion stored = p.put.resource;
@@ -294,6 +364,7 @@ Result<WriteResult> DoUpdatePrepared(const Context& ctx, store::Txn& txn, Prepar
   if (!current.ok()) return current.status();
   const auto& cur = *current;
   GM_RETURN_IF_ERROR(CheckIfMatch(cur, if_match));
+  GM_RETURN_IF_ERROR(GuardPrescription(txn, type, &p.resource, cur, WriteGuard::kPublic));
   int64_t version = cur ? cur->version + 1 : 1;
   bool created = !cur || cur->deleted;
   GM_RETURN_IF_ERROR(Finish(ctx, p, version, NextTimestamp(ctx, cur)));
@@ -303,10 +374,12 @@ Result<WriteResult> DoUpdatePrepared(const Context& ctx, store::Txn& txn, Prepar
 }
 
 Result<WriteResult> DoDelete(const Context& ctx, store::Txn& txn, const std::string& type,
-                             const std::string& id, std::optional<int64_t> if_match) {
+                             const std::string& id, std::optional<int64_t> if_match,
+                             WriteGuard guard) {
   auto current = txn.Current(type, id);
   if (!current.ok()) return current.status();
   const auto& cur = *current;
+  GM_RETURN_IF_ERROR(GuardPrescription(txn, type, nullptr, cur, guard));
   if (if_match && (!cur || cur->deleted || cur->version != *if_match)) {
     return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-043", "conflict",
                          "If-Match version " + std::to_string(*if_match) +

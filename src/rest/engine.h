@@ -47,15 +47,23 @@ Status LoadStoredProfiles(const Context& ctx);
 // Validate(...).status.
 Status ValidateResource(const Context& ctx, const json::Value& resource);
 
+// Who writes. Ordinary writes (kPublic) never create, change or delete an
+// e-prescription's state — a MedicationRequest with the national status
+// (7408) or a MedicationDispense authorised by one — and are refused with
+// GM-ERX-040 (409); only the e-resept operations (rest/eresept.cc) pass
+// kEresept.
+enum class WriteGuard { kPublic, kEresept };
+
 Result<WriteResult> DoCreate(const Context& ctx, store::Txn& txn, json::Value resource,
-                             const std::string& id);
+                             const std::string& id, WriteGuard guard = WriteGuard::kPublic);
 // Update-as-create is allowed. if_match: the version the client last saw.
 Result<WriteResult> DoUpdate(const Context& ctx, store::Txn& txn, const std::string& type,
                              const std::string& id, json::Value resource,
-                             std::optional<int64_t> if_match);
+                             std::optional<int64_t> if_match, WriteGuard guard = WriteGuard::kPublic);
 // Deleting a deleted or never-existing resource writes nothing (status 204 / 404).
 Result<WriteResult> DoDelete(const Context& ctx, store::Txn& txn, const std::string& type,
-                             const std::string& id, std::optional<int64_t> if_match);
+                             const std::string& id, std::optional<int64_t> if_match,
+                             WriteGuard guard = WriteGuard::kPublic);
 
 // A create or update made ready outside the store transaction (on the
 // request's thread, so the store's single writer does less): the resource with

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "rest/engine.h"
+#include "rest/auth.h"
 #include "rest/handlers.h"
 #include "rest/outcome.h"
 #include "rest/respond.h"
@@ -195,19 +196,23 @@ http::Response HandleSearch(Call& call) {
                            .max_count = ctx.options.max_count});
   if (!parsed.ok()) return ErrorResponse(parsed.status(), fmt.pretty);
   store::Query& q = parsed->query;
-  if (!call.patient_scope.empty()) {
-    // A citizen: only their own compartments, and nothing that reaches past
-    // them (includes, chains, reverse chains would need per-resource policy).
+  if (!call.patient_scope.empty() ||
+      !SearchMayReachOut(call.principal, call.target, call.req.method)) {
+    // A person (citizen or clinician) or a client of a restricted kind: only
+    // the compartments the policy allowed, and nothing that reaches past them
+    // (includes, chains, reverse chains would need a decision per resource).
     bool reaches_out = !parsed->includes.empty();
     for (const auto& c : q.clauses) {
       if (c.op == store::Clause::Op::kChain || c.op == store::Clause::Op::kHas) reaches_out = true;
     }
     if (reaches_out) {
       return ErrorResponse(Status::Error(ErrorCategory::kForbidden, "GM-AUTH-043", "forbidden",
-                                         "_include, _revinclude, chains and _has are not open "
-                                         "to citizens yet"),
+                                         "_include, _revinclude, chains and _has are open only "
+                                         "to operator and EHR systems"),
                            fmt.pretty);
     }
+  }
+  if (!call.patient_scope.empty()) {
     store::Clause own;
     own.op = store::Clause::Op::kCompartment;
     for (const auto& p : call.patient_scope) own.any_of.push_back(store::Clause::Value{.code = p});

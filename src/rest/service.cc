@@ -1,6 +1,10 @@
 #include "rest/service.h"
 
+#include <algorithm>
+
 #include "rest/auth.h"
+#include "rest/eresept_ops.h"
+#include "labs/svarrapport.h"
 #include "rest/handlers.h"
 #include "rest/outcome.h"
 
@@ -44,11 +48,13 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
     return r;
   }
   const std::string& m = req.method;
-  // Default deny: a token is required and checked before any handler runs.
+  // Default deny: a token is required and checked before any handler runs,
+  // then the policy decision point decides (rest/auth.h DecideRequest).
   Requirement need = RequirementFor(*target, m);
   std::optional<trust::Principal> principal;
-  std::vector<std::string> patient_scope;
-  if (!need.is_public && ctx_.verifier != nullptr && !trusted) {
+  std::optional<RequestPolicy> policy;
+  const bool needs_decision = !need.is_public && ctx_.verifier != nullptr && !trusted;
+  if (needs_decision) {
     auto who = Authenticate(ctx_, req);
     if (!who.ok()) {
       http::Response r = Unauthorized(who.status());
@@ -61,22 +67,24 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
       return r;
     }
     AccessMode mode = need.permissions == 0 ? AccessMode::kSystem : ModeFor(*who, need);
-    if (mode == AccessMode::kUser) {
-      http::Response r = ErrorResponse(Status::Error(
-          ErrorCategory::kForbidden, "GM-AUTH-041", "forbidden",
-          "clinician access (user scopes) needs a care relationship checked by the policy "
-          "decision point, which this server does not have yet"));
-      r.interaction = "forbidden";
+    auto query = ParseForm(req.query);
+    policy = DecideRequest(ctx_, *who, mode, *target, m, query.ok() ? *query : Params{}, req);
+    principal = std::move(*who);
+    if (!policy->status.ok()) {
+      http::Response r = ErrorResponse(policy->status);
+      if (Status audited = AuditAccess(ctx_, *principal, *policy, *target, req,
+                                       AuditInteraction(*target, m), r, true);
+          !audited.ok()) {
+        r = ErrorResponse(audited);
+      }
+      r.interaction = policy->status.category() == ErrorCategory::kNotFound ? "read" : "forbidden";
       return r;
     }
-    if (mode == AccessMode::kPatient) {
-      if (Status ok = PatientAccess(ctx_, *who, *target, m, patient_scope); !ok.ok()) {
-        http::Response r = ErrorResponse(ok);
-        r.interaction = ok.category() == ErrorCategory::kNotFound ? "read" : "forbidden";
-        return r;
-      }
-    }
-    principal = std::move(*who);
+  }
+  // No route reaches a handler without a decision.
+  if (needs_decision && !(policy && policy->decided)) {
+    return ErrorResponse(Status::Error(ErrorCategory::kInternal, "GM-AUTH-049", "exception",
+                                       "the request was not decided by the policy"));
   }
   const bool head = m == "HEAD";
   const bool get = m == "GET" || head;
@@ -109,9 +117,39 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   auto format = NegotiateFormat(req, *params);
   if (!format.ok()) return ErrorResponse(format.status());
   if (principal) format->viewer_pid = principal->pid;
+  if (policy && !policy->everything_types.empty()) {
+    // $everything limited to the kinds of data the policy allows: one _type
+    // that is the intersection with what the caller asked for.
+    std::vector<std::string> asked;
+    Params kept;
+    for (auto& [k, v] : *params) {
+      if (k != "_type") {
+        kept.emplace_back(std::move(k), std::move(v));
+        continue;
+      }
+      size_t start = 0;
+      while (start <= v.size()) {
+        size_t comma = v.find(',', start);
+        if (comma == std::string::npos) comma = v.size();
+        asked.push_back(v.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
+    std::string types;
+    for (const auto& t : policy->everything_types) {
+      if (!asked.empty() && std::find(asked.begin(), asked.end(), t) == asked.end()) continue;
+      types += (types.empty() ? "" : ",") + t;
+    }
+    if (types.empty()) {
+      return ErrorResponse(Status::Error(ErrorCategory::kForbidden, "GM-AUTH-045", "forbidden",
+                                         "none of the requested kinds of data may be shown"));
+    }
+    kept.emplace_back("_type", std::move(types));
+    *params = std::move(kept);
+  }
   Call call{ctx_, req, *target, std::move(*params), std::move(*format),
             ParsePrefer(req.Header("prefer")), principal ? &*principal : nullptr,
-            std::move(patient_scope)};
+            policy ? policy->patient_scope : std::vector<std::string>{}};
 
   http::Response r;
   std::string interaction;
@@ -186,6 +224,8 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
       if (target->operation == "validate" && m == "POST") {
         interaction = "validate";
         r = HandleValidate(call);
+      } else if (IsEreseptOperation(*target)) {
+        r = HandleEreseptOperation(call);
       } else {
         r = ErrorResponse(Status::Error(ErrorCategory::kNotFound, "GM-REST-005", "not-supported",
                                         "unknown operation $" + target->operation.substr(0, 40)),
@@ -193,14 +233,43 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
       }
       break;
     case Route::kInstanceOperation:
+      if (IsEreseptOperation(*target)) {
+        interaction = "operation";
+        r = HandleEreseptOperation(call);
+        break;
+      }
       if (target->type == "Patient" && target->operation == "everything" && (get || m == "POST")) {
         interaction = "operation";
         r = HandleEverything(call);
         break;
       }
+      if (target->type == "Patient" && target->operation == "access-log" && get) {
+        interaction = "operation";
+        r = HandleAccessLog(call);
+        break;
+      }
       [[fallthrough]];
     case Route::kSystemOperation:
       interaction = "operation";
+      if (target->route == Route::kSystemOperation && target->operation == "svarrapport" &&
+          m == "POST") {  // Pasientens prøvesvar: labs/svarrapport.h, run as a transaction
+        interaction = "svarrapport";
+        Status may = principal ? Authorize(*principal, Requirement{false, "*", trust::kCreate |
+                                           trust::kUpdate | trust::kRead | trust::kSearch})
+                               : Status::Ok();
+        auto bundle = may.ok() ? labs::IngestRequest(req.Header("content-type"), req.body, ctx_.store)
+                               : Result<json::Value>(may);
+        if (!bundle.ok()) {
+          r = ErrorResponse(bundle.status(), call.format.pretty);
+          break;
+        }
+        req.body = json::Write(*bundle);
+        for (auto& [name, value] : req.headers) {
+          if (name == "content-type") value = "application/fhir+json";
+        }
+        r = HandleBundle(call);
+        break;
+      }
       r = ErrorResponse(Status::Error(ErrorCategory::kNotFound, "GM-REST-005", "not-supported",
                                       "unknown operation $" + target->operation.substr(0, 40)),
                         call.format.pretty);
@@ -210,6 +279,15 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   }
   if (r.status == 405) {
     r.SetHeader("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
+  }
+  if (policy && principal) {
+    // The audit: one AuditEvent per patient touched, durable before the
+    // answer leaves; if it cannot be written, no data leaves either.
+    if (Status audited = AuditAccess(ctx_, *principal, *policy, *target, req,
+                                     AuditInteraction(*target, m), r, false);
+        !audited.ok()) {
+      r = ErrorResponse(audited, call.format.pretty);
+    }
   }
   if (head) r.body.clear();
   r.interaction = interaction.empty() ? "other" : interaction;

@@ -638,24 +638,50 @@ Extracted FhirPathIndexer::ExtractPart(std::string_view type, std::string_view i
       out.index.push_back(std::move(e));
     }
   }
-  if (type == "Patient") out.compartments.emplace_back(id);
+  out.compartments = CompartmentKeys(type, id, out.index);
+  return out;
+}
+
+std::vector<std::string> FhirPathIndexer::CompartmentKeys(
+    std::string_view type, std::string_view id, const std::vector<store::IndexEntry>& index) const {
+  std::vector<std::string> keys;
+  if (type == "Patient") keys.emplace_back(id);
   // In the compartment definition's parameter order, so the primary key is
   // the patient the resource is about (subject before performer).
   if (const auto* params = model_.PatientCompartmentParams(type)) {
     for (const std::string& param : *params) {
-      for (const auto& e : out.index) {
+      for (const auto& e : index) {
         if (e.kind != Kind::kReference || e.param != param || e.system != "Patient" ||
             e.code.empty()) {
           continue;
         }
-        if (std::find(out.compartments.begin(), out.compartments.end(), e.code) ==
-            out.compartments.end()) {
-          out.compartments.push_back(e.code);
-        }
+        if (std::find(keys.begin(), keys.end(), e.code) == keys.end()) keys.push_back(e.code);
       }
     }
   }
-  return out;
+  return keys;
+}
+
+Result<std::vector<std::string>> FhirPathIndexer::Compartments(std::string_view type,
+                                                               std::string_view id,
+                                                               const json::Value& resource) const {
+  std::vector<store::IndexEntry> index;
+  auto it = by_type_.find(std::string(type));
+  const auto* params = model_.PatientCompartmentParams(type);
+  if (it != by_type_.end() && params != nullptr) {
+    fhirpath::EvalOptions options;
+    options.resolver = [](std::string_view reference) { return StubFor(reference); };
+    for (const Param& p : it->second) {
+      if (!p.components.empty() ||
+          std::find(params->begin(), params->end(), p.def->code) == params->end()) {
+        continue;
+      }
+      auto result = p.expression.Evaluate(resource, options);
+      if (!result.ok()) continue;
+      for (const fhirpath::Item& item : *result) AppendEntries(*p.def, item, index);
+    }
+  }
+  return CompartmentKeys(type, id, index);
 }
 
 }  // namespace gm::search

@@ -40,6 +40,9 @@ class FhirPathIndexer final : public Indexer {
                                                  const json::Value& resource) const override;
   Result<std::vector<store::IndexEntry>> ExtractWriteTime(
       std::string_view type, std::string_view id, const json::Value& resource) const override;
+  // Evaluates only the patient compartment's parameters of the type.
+  Result<std::vector<std::string>> Compartments(std::string_view type, std::string_view id,
+                                                const json::Value& resource) const override;
 
  private:
   // Which parameters an extraction covers: all; all but the write-time ones
@@ -47,6 +50,9 @@ class FhirPathIndexer final : public Indexer {
   enum class Part { kAll, kStable, kWriteTime };
   Extracted ExtractPart(std::string_view type, std::string_view id, const json::Value& resource,
                         Part part) const;
+  // The patient compartment keys from the reference entries of an index.
+  std::vector<std::string> CompartmentKeys(std::string_view type, std::string_view id,
+                                           const std::vector<store::IndexEntry>& index) const;
   struct Component {
     const fhir::SearchParamDef* def;
     fhirpath::Expression expression;

@@ -47,6 +47,14 @@ class Indexer {
     GM_ASSIGN_OR_RETURN(Extracted all, Extract(type, id, resource));
     return std::move(all.index);
   }
+  // Extract(...).compartments alone (access control and audit ask this of
+  // every resource they see; an indexer may evaluate only the compartment
+  // parameters).
+  virtual Result<std::vector<std::string>> Compartments(std::string_view type, std::string_view id,
+                                                        const json::Value& resource) const {
+    GM_ASSIGN_OR_RETURN(Extracted all, Extract(type, id, resource));
+    return std::move(all.compartments);
+  }
 };
 
 }  // namespace gm::search

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
 #include <map>
+#include <thread>
 #include <unordered_set>
 
 #include "no/identifiers.h"
@@ -114,8 +117,23 @@ std::string Fixed(double v, int places) {
 
 // ------------------------------------------------------------ JSON helpers
 
-V O(std::initializer_list<json::Member> members) { return V(json::Object(members)); }
-V A(std::initializer_list<V> items) { return V(json::Array(items)); }
+// O({{"key", value}, …}) and A({value, …}) take their braced elements as an
+// array of temporaries and move them (an initializer_list would deep-copy
+// every nested value at every level).
+template <size_t N>
+V O(json::Member (&&members)[N]) {
+  json::Object o;
+  o.reserve(N);
+  for (json::Member& m : members) o.push_back(std::move(m));
+  return V(std::move(o));
+}
+template <size_t N>
+V A(V (&&items)[N]) {
+  json::Array a;
+  a.reserve(N);
+  for (V& v : items) a.push_back(std::move(v));
+  return V(std::move(a));
+}
 V Ref(const std::string& type, const std::string& id) {
   return O({{"reference", V(type + "/" + id)}});
 }
@@ -138,7 +156,8 @@ V Num(const std::string& text) { return V::Number(text); }
 
 constexpr std::string_view kIcd10 = "urn:oid:2.16.578.1.12.4.1.1.7110";
 constexpr std::string_view kIcpc2 = "urn:oid:2.16.578.1.12.4.1.1.7170";
-constexpr std::string_view kNlk = "urn:oid:2.16.578.1.12.4.1.1.7280";
+// NLK (kodeverk 7280) as the NILAR IG and the Svarrapport mapping (src/labs) write it.
+constexpr std::string_view kNlk = "http://ehelse.no/fhir/CodeSystem/no-kodeverk-7280-nlk";
 constexpr std::string_view kKommune = "urn:oid:2.16.578.1.12.4.1.1.3402";
 constexpr std::string_view k9060 = "urn:oid:2.16.578.1.12.4.1.1.9060";
 constexpr std::string_view kAtc = "http://www.whocc.no/atc";
@@ -245,51 +264,141 @@ const std::array<AcuteDef, 5> kAcute = {{
     {"S74", "Dermatofytose", "", "", "", 0},
 }};
 
+// Laboratory analyses. NLK codes (kodeverk 7280) as Norwegian laboratories
+// send them in Svarrapport; LOINC only where the mapping is well known.
 struct LabDef {
   const char* key;
-  const char* loinc;
+  const char* loinc;  // empty: no LOINC coding
   const char* loinc_display;
-  const char* npu;
+  const char* nlk;
   const char* nlk_display;
-  const char* unit;  // UCUM
-  double low_f, high_f, low_m, high_m;  // reference range (low < 0: none)
-  double mean, sd;
+  const char* unit;  // as displayed
+  const char* ucum;  // UCUM code
+  double low_f, high_f, low_m, high_m;  // reference range (< 0: that end open)
+  double mean_f, mean_m, sd;            // distribution in healthy adults
   int places;
+  const char* specimen;  // key into kSpecimens
 };
-const std::array<LabDef, 8> kLabs = {{
+enum LabId {
+  kCrp, kKrea, kNa, kK, kGlu, kHba1c, kLpk, kAlat, kHb, kTrc, kEgfr, kTsh, kChol, kLdl, kHdl,
+  kTg, kInr, kLabCount
+};
+const std::array<LabDef, kLabCount> kLabs = {{
     {"crp", "1988-5", "C reactive protein [Mass/volume] in Serum or Plasma", "NPU19748",
-     "P-C-reaktivt protein", "mg/L", -1, 5, -1, 5, 3, 4, 0},
+     "P-C-reaktivt protein", "mg/L", "mg/L", -1, 5, -1, 5, 2.5, 2.5, 2.2, 0, "plasma"},
     {"krea", "14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "NPU04998", "P-Kreatinin",
-     "umol/L", 45, 90, 60, 105, 78, 16, 0},
+     "µmol/L", "umol/L", 45, 90, 60, 105, 68, 84, 11, 0, "plasma"},
     {"na", "2951-2", "Sodium [Moles/volume] in Serum or Plasma", "NPU03429", "P-Natrium", "mmol/L",
-     137, 145, 137, 145, 140.5, 2.2, 0},
+     "mmol/L", 137, 145, 137, 145, 140.5, 140.5, 1.6, 0, "plasma"},
     {"k", "2823-3", "Potassium [Moles/volume] in Serum or Plasma", "NPU03230", "P-Kalium",
-     "mmol/L", 3.5, 4.4, 3.5, 4.4, 4.0, 0.3, 1},
-    {"glu", "15074-8", "Glucose [Moles/volume] in Blood", "NPU02192", "P-Glukose", "mmol/L", 4.0,
-     6.0, 4.0, 6.0, 5.3, 0.7, 1},
+     "mmol/L", "mmol/L", 3.5, 4.4, 3.5, 4.4, 3.95, 3.95, 0.2, 1, "plasma"},
+    {"glu", "15074-8", "Glucose [Moles/volume] in Blood", "NPU02192", "P-Glukose", "mmol/L",
+     "mmol/L", 4.0, 6.0, 4.0, 6.0, 5.1, 5.2, 0.45, 1, "plasma"},
     {"hba1c", "59261-8", "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol", "NPU27300",
-     "B-HbA1c", "mmol/mol", 20, 42, 20, 42, 37, 4, 0},
+     "B-HbA1c", "mmol/mol", "mmol/mol", 20, 42, 20, 42, 35, 35, 3, 0, "blood"},
     {"lpk", "6690-2", "Leukocytes [#/volume] in Blood by Automated count", "NPU02593",
-     "B-Leukocytter", "10*9/L", 3.5, 10.0, 3.5, 10.0, 6.8, 1.8, 1},
+     "B-Leukocytter", "10^9/L", "10*9/L", 3.5, 10.0, 3.5, 10.0, 6.4, 6.4, 1.3, 1, "blood"},
     {"alat", "1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-     "NPU19651", "P-ALAT", "U/L", 10, 45, 10, 70, 26, 9, 0},
+     "NPU19651", "P-ALAT", "U/L", "U/L", 10, 45, 10, 70, 22, 30, 7, 0, "plasma"},
+    {"hb", "718-7", "Hemoglobin [Mass/volume] in Blood", "NOR05172", "B-Hemoglobin", "g/dL",
+     "g/dL", 11.7, 15.3, 13.4, 17.0, 13.5, 15.2, 0.75, 1, "blood"},
+    {"trc", "777-3", "Platelets [#/volume] in Blood by Automated count", "NPU03568",
+     "B-Trombocytter", "10^9/L", "10*9/L", 165, 387, 145, 348, 260, 235, 42, 0, "blood"},
+    {"egfr", "", "", "NOR15245", "Nyre-estimert GFR (overfl.=1,73m2)", "mL/min/1,73m²",
+     "mL/min/{1.73_m2}", 60, -1, 60, -1, 95, 95, 12, 0, "plasma"},
+    {"tsh", "3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", "NPU03577", "P-TSH", "mIU/L",
+     "m[IU]/L", 0.5, 4.1, 0.5, 4.1, 1.8, 1.7, 0.6, 2, "serum"},
+    {"chol", "14647-2", "Cholesterol [Moles/volume] in Serum or Plasma", "NPU01566", "P-Kolesterol",
+     "mmol/L", "mmol/L", 3.3, 6.9, 3.3, 6.9, 5.1, 5.1, 0.7, 1, "plasma"},
+    {"ldl", "22748-8", "Cholesterol in LDL [Moles/volume] in Serum or Plasma", "NPU01568",
+     "P-LDL-kolesterol", "mmol/L", "mmol/L", 1.4, 4.7, 1.4, 4.7, 3.0, 3.1, 0.6, 1, "plasma"},
+    {"hdl", "14646-4", "Cholesterol in HDL [Moles/volume] in Serum or Plasma", "NPU01567",
+     "P-HDL-kolesterol", "mmol/L", "mmol/L", 1.0, 2.7, 0.8, 2.1, 1.7, 1.35, 0.25, 1, "plasma"},
+    {"tg", "14927-8", "Triglyceride [Moles/volume] in Serum or Plasma", "NPU04094",
+     "P-Triglyserid", "mmol/L", "mmol/L", 0.45, 2.6, 0.45, 2.6, 1.2, 1.3, 0.35, 1, "plasma"},
+    {"inr", "6301-6", "INR in Platelet poor plasma by Coagulation assay", "NPU01685", "P-INR",
+     "INR", "{INR}", 0.8, 1.2, 0.8, 1.2, 1.0, 1.0, 0.07, 1, "plasma"},
+}};
+
+struct SpecimenDef {
+  const char* key;
+  const char* snomed;
+  const char* display;
+};
+const std::array<SpecimenDef, 4> kSpecimens = {{
+    {"blood", "119297000", "Blodprøve"},
+    {"serum", "119364003", "Serumprøve"},
+    {"plasma", "119361006", "Plasmaprøve"},
+    {"urine", "122575003", "Urinprøve"},
+}};
+
+// Urine culture: isolates and the antibiotics tested (NLK codes as in the
+// microbiology Svarrapport samples).
+struct OrganismDef {
+  const char* snomed;
+  const char* display;
+  int weight;
+};
+const std::array<OrganismDef, 3> kUrineOrganisms = {{
+    {"112283007", "Escherichia coli", 75},
+    {"56415008", "Klebsiella pneumoniae", 15},
+    {"78065002", "Enterococcus faecalis", 10},
+}};
+struct AntibioticDef {
+  const char* nlk;
+  const char* display;
+  int resistant_pct;  // share of isolates reported R
+};
+const std::array<AntibioticDef, 5> kUrineAntibiotics = {{
+    {"NPU06044", "Mecillinam p.o.", 6},
+    {"NPU06047", "Trimetoprim", 25},
+    {"NPU06048", "Nitrofurantoin", 3},
+    {"NPU07436", "Trimetoprim+Sulfametoksazol", 22},
+    {"NPU06001", "Amoksicillin", 35},
 }};
 
 struct VaccineDef {
   const char* atc;
   const char* display;
-  int age_months;  // given at this age (childhood programme)
+  int age_months;   // given at this age (childhood programme)
+  int since_year;   // in the programme from this year
+  int sex;          // 0 both, 1 girls only before 2018 (HPV)
 };
-const std::array<VaccineDef, 9> kChildhood = {{
-    {"J07CA09", "Difteri, kikhoste, polio, Hib, hepatitt B, stivkrampe (6-valent)", 3},
-    {"J07AL02", "Pneumokokkvaksine, konjugert", 3},
-    {"J07BH01", "Rotavirusvaksine", 3},
-    {"J07CA09", "Difteri, kikhoste, polio, Hib, hepatitt B, stivkrampe (6-valent)", 5},
-    {"J07AL02", "Pneumokokkvaksine, konjugert", 5},
-    {"J07CA09", "Difteri, kikhoste, polio, Hib, hepatitt B, stivkrampe (6-valent)", 12},
-    {"J07BD52", "Meslinger, kusma, røde hunder (MMR)", 15},
-    {"J07CA02", "Difteri, stivkrampe, kikhoste, polio (4-valent)", 84},
-    {"J07BD52", "Meslinger, kusma, røde hunder (MMR)", 132},
+// The Norwegian childhood immunisation programme (barnevaksinasjonsprogrammet).
+const std::array<VaccineDef, 14> kChildhood = {{
+    {"J07BH01", "Rotavirusvaksine", 2, 2014, 0},
+    {"J07CA09", "Difteri, kikhoste, polio, Hib, hepatitt B, stivkrampe (6-valent)", 3, 1995, 0},
+    {"J07AL02", "Pneumokokkvaksine, konjugert", 3, 2006, 0},
+    {"J07BH01", "Rotavirusvaksine", 3, 2014, 0},
+    {"J07CA09", "Difteri, kikhoste, polio, Hib, hepatitt B, stivkrampe (6-valent)", 5, 1995, 0},
+    {"J07AL02", "Pneumokokkvaksine, konjugert", 5, 2006, 0},
+    {"J07CA09", "Difteri, kikhoste, polio, Hib, hepatitt B, stivkrampe (6-valent)", 12, 1995, 0},
+    {"J07AL02", "Pneumokokkvaksine, konjugert", 12, 2006, 0},
+    {"J07BD52", "Meslinger, kusma, røde hunder (MMR)", 15, 1995, 0},
+    {"J07CA02", "Difteri, stivkrampe, kikhoste, polio (4-valent)", 84, 1995, 0},
+    {"J07BD52", "Meslinger, kusma, røde hunder (MMR)", 132, 1995, 0},
+    {"J07BM03", "Humant papillomavirusvaksine", 144, 2009, 1},
+    {"J07BM03", "Humant papillomavirusvaksine", 150, 2009, 1},
+    {"J07CA02", "Difteri, stivkrampe, kikhoste, polio (4-valent)", 186, 1995, 0},
+}};
+
+// Reasons for a hospital stay (ICD-10), mostly for the old.
+struct AdmissionDef {
+  const char* icd;
+  const char* display;
+  const char* dept;  // "med" or "kir"
+  int min_days, max_days;
+  double crp_shift;
+  int weight;
+};
+const std::array<AdmissionDef, 7> kAdmissions = {{
+    {"J18.9", "Pneumoni, uspesifisert", "med", 3, 9, 90, 25},
+    {"I50.9", "Hjertesvikt, uspesifisert", "med", 3, 10, 5, 15},
+    {"I21.9", "Akutt hjerteinfarkt, uspesifisert", "med", 3, 7, 10, 10},
+    {"I63.9", "Hjerneinfarkt, uspesifisert", "med", 5, 14, 5, 10},
+    {"S72.0", "Brudd i lårhals", "kir", 4, 12, 15, 15},
+    {"N39.0", "Urinveisinfeksjon med uspesifisert lokalisasjon", "med", 2, 6, 60, 15},
+    {"K35.8", "Annen og uspesifisert akutt appendisitt", "kir", 2, 4, 60, 10},
 }};
 
 // ------------------------------------------------------------ registry model
@@ -299,6 +408,9 @@ struct Org {
   std::string name;
   std::string kind;  // legekontor, helseforetak, avdeling, sykehjem, apotek, laboratorium, klinikk
   size_t municipality = 0;
+  std::string dept;  // treating units: "med", "kir" or "klinikk"
+  size_t lab = 0;    // treating units: index into the laboratories they use
+  size_t micro_lab = 0;  // and into the microbiology laboratories
 };
 
 struct Role {
@@ -382,9 +494,12 @@ struct Generator::Impl {
   std::vector<Org> hospitals;     // departments that treat (medisin, kirurgi)
   std::vector<Role> hospital_roles;  // doctors in those departments
   std::vector<size_t> hospital_role_org;
-  std::vector<Org> labs;          // laboratory organisations
+  std::vector<Org> labs;          // laboratory organisations (medical biochemistry)
+  std::vector<Org> micro_labs;    // microbiology laboratories
   std::vector<Org> pharmacies;
   std::vector<Org> nursing_homes;
+  std::vector<Role> nh_doctors;  // one per nursing home (same index)
+  std::vector<Role> nh_nurses;   // one per nursing home (same index)
 
   size_t patients_done = 0;
   size_t household_index = 0;
@@ -616,7 +731,8 @@ struct Generator::Impl {
         const char* suffix;
         const char* name;
       } depts[] = {{"med", "Medisinsk klinikk"}, {"kir", "Kirurgisk klinikk"},
-                   {"lab", "Avdeling for medisinsk biokjemi"}};
+                   {"lab", "Avdeling for medisinsk biokjemi"},
+                   {"mik", "Avdeling for medisinsk mikrobiologi"}};
       std::string loc_id = "loc-hf" + std::to_string(t + 1);
       registry.push_back(O({{"resourceType", V("Location")},
                             {"id", V(loc_id)},
@@ -625,12 +741,15 @@ struct Generator::Impl {
                             {"mode", V("instance")},
                             {"address", Address(hf.municipality, "Sykehusveien 1")},
                             {"managingOrganization", Ref("Organization", hf.id)}}));
+      size_t first_unit = hospitals.size();
       for (const Dept& d : depts) {
         Org dept;
         dept.id = hf.id + "-" + d.suffix;
+        dept.dept = d.suffix;
         dept.municipality = hf.municipality;
         dept.name = std::string(d.name) + ", " + hf.name;
-        dept.kind = std::string_view(d.suffix) == "lab" ? "laboratorium" : "avdeling";
+        bool lab = std::string_view(d.suffix) == "lab" || std::string_view(d.suffix) == "mik";
+        dept.kind = lab ? "laboratorium" : "avdeling";
         AddOrg(dept, true, hf.id, d.name);
         registry.push_back(O({{"resourceType", V("HealthcareService")},
                               {"id", V("hs-" + dept.id)},
@@ -640,7 +759,7 @@ struct Generator::Impl {
                               {"name", V(d.name)},
                               {"endpoint", A({Ref("Endpoint", "ep-" + dept.id)})}}));
         if (dept.kind == "laboratorium") {
-          labs.push_back(dept);
+          (std::string_view(d.suffix) == "mik" ? micro_labs : labs).push_back(dept);
           for (int i = 0; i < 2; ++i) AddPractitioner(dept, "BI", "Bioingeniør", "159282002", "Bioingeniør");
         } else {
           hospitals.push_back(dept);
@@ -651,8 +770,14 @@ struct Generator::Impl {
           for (int i = 0; i < 4; ++i) AddPractitioner(dept, "SP", "Sykepleier", "106292003", "Sykepleier");
         }
       }
+      // The trust's units send their samples to the trust's own laboratory.
+      for (size_t u = first_unit; u < hospitals.size(); ++u) {
+        hospitals[u].lab = labs.size() - 1;
+        hospitals[u].micro_lab = micro_labs.size() - 1;
+      }
     }
     // Private laboratories, specialist clinics, nursing homes, pharmacies.
+    size_t private_labs = labs.size();
     for (size_t i = 0, k = 1 + n / 100000; i < k; ++i) {
       Org lab;
       lab.id = "org-lab" + std::to_string(i + 1);
@@ -661,6 +786,7 @@ struct Generator::Impl {
       lab.kind = "laboratorium";
       AddOrg(lab, false, "", "Laboratorium");
       labs.push_back(lab);
+      micro_labs.push_back(lab);  // private laboratories do microbiology too
       AddPractitioner(lab, "BI", "Bioingeniør", "159282002", "Bioingeniør");
     }
     for (size_t i = 0, k = 1 + n / 20000; i < k; ++i) {
@@ -669,6 +795,9 @@ struct Generator::Impl {
       c.municipality = PickMunicipality(rng);
       c.name = KName(c.municipality) + " spesialistklinikk";
       c.kind = "klinikk";
+      c.dept = "klinikk";
+      c.lab = private_labs + i % (labs.size() - private_labs);
+      c.micro_lab = micro_labs.size() - 1 - i % (labs.size() - private_labs);
       AddOrg(c, true, "", "Spesialistpraksis");
       for (int j = 0; j < 2; ++j) {
         hospital_roles.push_back(AddPractitioner(c, "LE", "Lege", "309343006", "Lege"));
@@ -684,8 +813,9 @@ struct Generator::Impl {
       s.kind = "sykehjem";
       AddOrg(s, false, "", "Sykehjem");
       nursing_homes.push_back(s);
-      AddPractitioner(s, "SP", "Sykepleier", "106292003", "Sykepleier");
+      nh_nurses.push_back(AddPractitioner(s, "SP", "Sykepleier", "106292003", "Sykepleier"));
       AddPractitioner(s, "HP", "Hjelpepleier", "158965000", "Helsefagarbeider");
+      nh_doctors.push_back(AddPractitioner(s, "LE", "Lege", "309343006", "Sykehjemslege"));
     }
     for (size_t i = 0, k = 1 + n / 8000; i < k; ++i) {
       Org a;
@@ -722,7 +852,9 @@ struct Generator::Impl {
     p.municipality = kommune;
     p.street = street;
     p.gp = gp;
-    if (age >= 75 && r.Chance(0.04)) p.deceased = today - r.Range(1, 700);
+    // Deaths in the last two years (Norway: ~43,000 a year, most of them old).
+    double death = age >= 90 ? 0.30 : age >= 85 ? 0.14 : age >= 75 ? 0.06 : age >= 60 ? 0.012 : 0.0;
+    if (r.Chance(death)) p.deceased = today - r.Range(1, 700);
     return p;
   }
 
@@ -830,55 +962,108 @@ struct Generator::Impl {
 
   // ---------------------------------------------------------- history
 
+  // Length of the detailed record: encounters, prescriptions, results and
+  // vaccinations of the last kRecordYears years (conditions may start earlier).
+  static constexpr int kRecordYears = 6;
+
   struct Ctx {
-    const Person* p;
-    std::vector<V>* out;
-    Rng* r;
+    const Person* p = nullptr;
+    std::vector<V>* out = nullptr;
+    Rng* r = nullptr;
     int counter = 0;
+    int age = 0;          // at `last`
+    int64_t last = 0;     // the last day with events: today, or the day before death
+    int64_t window = 0;   // first day of the detailed record
+    double height = 0;    // adult height, cm
+    double weight = 0;    // adult weight, kg
+    int64_t nh_from = -1; // nursing-home resident from this day (-1: never)
+    size_t nh = 0;        // which nursing home
+    std::string nh_episode;
     std::string Id(const char* kind) { return p->id + "-" + kind + std::to_string(++counter); }
+    double AgeAt(int64_t day) const { return static_cast<double>(day - p->birth) / 365.25; }
   };
 
-  int64_t Last(const Person& p) { return p.deceased >= 0 ? p.deceased : today; }
-
-  std::string Encounter(Ctx& c, int64_t day, bool hospital, const std::string& reason_display,
-                        std::string* role_out, std::string* org_out) {
-    Rng& r = *c.r;
+  // Who acts: a practitioner's role, their organisation and the laboratory they use.
+  struct Actor {
     const Role* role;
-    std::string org_id, org_name;
-    if (hospital && !hospital_roles.empty()) {
-      size_t i = r.Below(hospital_roles.size());
-      role = &hospital_roles[i];
-      org_id = hospitals[hospital_role_org[i]].id;
-      org_name = hospitals[hospital_role_org[i]].name;
-    } else {
-      role = &gp_roles[c.p->gp];
-      org_id = gp_offices[gp_role_office[c.p->gp]].id;
-      org_name = gp_offices[gp_role_office[c.p->gp]].name;
+    const Org* org;
+    const Org* lab;
+    const Org* micro;  // where microbiology samples go
+  };
+
+  Actor GpActor(const Person& p) {
+    size_t office = gp_role_office[p.gp];
+    return {&gp_roles[p.gp], &gp_offices[office], &labs[office % labs.size()],
+            &micro_labs[office % micro_labs.size()]};
+  }
+  Actor NursingHomeActor(const Ctx& c) {
+    return {&nh_doctors[c.nh], &nursing_homes[c.nh], &labs[c.nh % labs.size()],
+            &micro_labs[c.nh % micro_labs.size()]};
+  }
+  // A hospital doctor; `dept` "med", "kir" or "" for any (clinics included).
+  Actor SpecialistActor(Rng& r, std::string_view dept) {
+    size_t k = r.Below(hospital_roles.size());
+    for (int i = 0; i < 32 && !dept.empty() && hospitals[hospital_role_org[k]].dept != dept; ++i) {
+      k = r.Below(hospital_roles.size());
     }
-    int start = r.Range(8 * 60, 15 * 60);
-    int length = hospital ? r.Range(30, 240) : r.Range(15, 40);
+    const Org& o = hospitals[hospital_role_org[k]];
+    return {&hospital_roles[k], &o, &labs[o.lab], &micro_labs[o.micro_lab]};
+  }
+  // The actor for a visit on `day`: the nursing-home doctor for residents.
+  Actor PrimaryActor(const Ctx& c, int64_t day) {
+    return c.nh_from >= 0 && day >= c.nh_from ? NursingHomeActor(c) : GpActor(*c.p);
+  }
+
+  enum class EncKind { kGp, kOutpatient, kInpatient, kNursingHome };
+
+  // An Encounter; `end_day`/`end_minute` < 0: the same day, a usual length.
+  std::string Encounter(Ctx& c, const Actor& a, EncKind kind, int64_t day, int start,
+                        const std::string& reason, int64_t end_day = -1, int end_minute = -1,
+                        const std::string& episode = {}, const std::string& diagnosis = {},
+                        const char* discharge = nullptr, const char* discharge_display = nullptr) {
+    Rng& r = *c.r;
+    if (end_day < 0) {
+      end_day = day;
+      int length = kind == EncKind::kOutpatient ? r.Range(30, 120) : r.Range(15, 40);
+      end_minute = std::min(start + length, 23 * 60 + 59);
+    }
+    const char* type = "Konsultasjon hos fastlege";
+    if (kind == EncKind::kOutpatient) type = "Poliklinisk konsultasjon";
+    if (kind == EncKind::kInpatient) type = "Innleggelse";
+    if (kind == EncKind::kNursingHome) type = "Legetilsyn i sykehjem";
     std::string id = c.Id("enc");
-    c.out->push_back(O(
-        {{"resourceType", V("Encounter")},
-         {"id", V(id)},
-         {"status", V("finished")},
-         {"class", Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB", "ambulatory")},
-         {"type", A({O({{"text", V(hospital ? "Poliklinisk konsultasjon" : "Konsultasjon hos fastlege")}})})},
-         {"subject", Ref("Patient", c.p->id)},
-         {"participant", A({O({{"individual", Ref("PractitionerRole", role->id, role->name)}})})},
-         {"period", O({{"start", V(DateTime(day, start))},
-                       {"end", V(DateTime(day, std::min(start + length, 23 * 60 + 59)))}})},
-         {"reasonCode", A({O({{"text", V(reason_display)}})})},
-         {"serviceProvider", Ref("Organization", org_id, org_name)}}));
-    if (role_out) *role_out = role->id;
-    if (org_out) *org_out = org_id;
+    V e = O({{"resourceType", V("Encounter")},
+             {"id", V(id)},
+             {"status", V("finished")},
+             {"class", kind == EncKind::kInpatient
+                           ? Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "IMP", "inpatient encounter")
+                           : Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB", "ambulatory")},
+             {"type", A({O({{"text", V(type)}})})},
+             {"subject", Ref("Patient", c.p->id)}});
+    if (!episode.empty()) e.set("episodeOfCare", A({Ref("EpisodeOfCare", episode)}));
+    e.set("participant", A({O({{"individual", Ref("PractitionerRole", a.role->id, a.role->name)}})}));
+    e.set("period", O({{"start", V(DateTime(day, start))}, {"end", V(DateTime(end_day, end_minute))}}));
+    e.set("reasonCode", A({O({{"text", V(reason)}})}));
+    if (!diagnosis.empty()) {
+      e.set("diagnosis", A({O({{"condition", Ref("Condition", diagnosis)}, {"rank", V(1)}})}));
+    }
+    if (discharge != nullptr) {
+      e.set("hospitalization",
+            O({{"admitSource", CC("http://terminology.hl7.org/CodeSystem/admit-source", "emd",
+                                  "From accident/emergency department")},
+               {"dischargeDisposition", CC("http://terminology.hl7.org/CodeSystem/discharge-disposition",
+                                           discharge, discharge_display)}}));
+    }
+    e.set("serviceProvider", Ref("Organization", a.org->id, a.org->name));
+    c.out->push_back(std::move(e));
     return id;
   }
 
-  void Condition(Ctx& c, const std::string& enc, std::string_view system, const char* code,
-                 const char* display, int64_t onset, int64_t abated) {
+  std::string Condition(Ctx& c, const std::string& enc, std::string_view system, const char* code,
+                        const char* display, int64_t onset, int64_t abated, std::string id = {}) {
+    if (id.empty()) id = c.Id("con");
     V r = O({{"resourceType", V("Condition")},
-             {"id", V(c.Id("con"))},
+             {"id", V(id)},
              {"clinicalStatus",
               CC("http://terminology.hl7.org/CodeSystem/condition-clinical",
                  abated >= 0 ? "resolved" : "active", abated >= 0 ? "Resolved" : "Active")},
@@ -887,98 +1072,486 @@ struct Generator::Impl {
              {"category", A({CC("http://terminology.hl7.org/CodeSystem/condition-category",
                                 "encounter-diagnosis", "Encounter Diagnosis")})},
              {"code", CC(system, code, display)},
-             {"subject", Ref("Patient", c.p->id)},
-             {"encounter", Ref("Encounter", enc)},
-             {"onsetDateTime", V(Date(onset))},
-             {"recordedDate", V(Date(onset))}});
+             {"subject", Ref("Patient", c.p->id)}});
+    if (!enc.empty()) r.set("encounter", Ref("Encounter", enc));
+    r.set("onsetDateTime", V(Date(onset)));
+    r.set("recordedDate", V(Date(onset)));
     if (abated >= 0) r.set("abatementDateTime", V(Date(abated)));
     c.out->push_back(std::move(r));
+    return id;
   }
 
-  void Medication(Ctx& c, const std::string& enc, const std::string& role, const char* atc,
-                  const char* drug, const char* dose, int fest, int64_t day, bool chronic,
-                  const std::string& reason_display) {
+  struct Drug {
+    const char* atc;
+    const char* name;
+    const char* dose;
+    int fest;
+  };
+
+  // A prescription (e-resept: valid one year) and its dispensings at
+  // pharmacies; a chronic one is renewed every year until `c.last`, each
+  // renewal a new MedicationRequest chained by priorPrescription.
+  void Prescription(Ctx& c, const Actor& first, const std::string& enc, const Drug& d,
+                    int64_t start, bool chronic, const std::string& reason) {
     Rng& r = *c.r;
-    V med = O({{"coding", A({Coding(kAtc, atc, drug),
-                             Coding(kFest, std::to_string(fest), drug)})},
-               {"text", V(drug)}});
-    std::string req_id = c.Id("mr");
-    bool active = chronic && c.p->deceased < 0;
-    V req = O({{"resourceType", V("MedicationRequest")},
-               {"id", V(req_id)},
-               {"status", V(active ? "active" : "completed")},
-               {"intent", V("order")},
-               {"medicationCodeableConcept", med},
-               {"subject", Ref("Patient", c.p->id)},
-               {"encounter", Ref("Encounter", enc)},
-               {"authoredOn", V(Date(day))},
-               {"requester", Ref("PractitionerRole", role)},
-               {"reasonCode", A({O({{"text", V(reason_display)}})})},
-               {"dosageInstruction", A({O({{"text", V(dose)}})})},
-               {"dispenseRequest",
-                O({{"numberOfRepeatsAllowed", V(chronic ? 3 : 0)},
-                   {"validityPeriod", O({{"start", V(Date(day))}, {"end", V(Date(day + 365))}})}})}});
-    c.out->push_back(std::move(req));
-    int dispenses = chronic ? r.Range(1, 4) : 1;
-    int64_t when = day + r.Range(0, 3);
-    for (int i = 0; i < dispenses && when <= Last(*c.p); ++i) {
-      const Org& ph = pharmacies[r.Below(pharmacies.size())];
-      c.out->push_back(O({{"resourceType", V("MedicationDispense")},
-                          {"id", V(c.Id("md"))},
-                          {"status", V("completed")},
-                          {"medicationCodeableConcept", med},
-                          {"subject", Ref("Patient", c.p->id)},
-                          {"performer", A({O({{"actor", Ref("Organization", ph.id, ph.name)}})})},
-                          {"authorizingPrescription", A({Ref("MedicationRequest", req_id)})},
-                          {"quantity", O({{"value", V(chronic ? 100 : 20)},
-                                          {"unit", V("stk")},
-                                          {"system", V(kUcum)},
-                                          {"code", V("{tbl}")}})},
-                          {"whenHandedOver", V(DateTime(when, r.Range(9 * 60, 19 * 60)))},
-                          {"dosageInstruction", A({O({{"text", V(dose)}})})}}));
-      when += r.Range(80, 100);
+    V med = O({{"coding", A({Coding(kAtc, d.atc, d.name), Coding(kFest, std::to_string(d.fest), d.name)})},
+               {"text", V(d.name)}});
+    std::string prior;
+    int64_t day = start;
+    if (chronic && day < c.window) {
+      // Renewed yearly since before the record starts: the first renewal in the record.
+      int64_t years = (c.window - day + 364) / 365;
+      day += years * 365;
+    }
+    for (bool first_one = true; day <= c.last; first_one = false, day += 365) {
+      Actor a = first_one && day == start ? first : PrimaryActor(c, day);
+      std::string req_id = c.Id("mr");
+      bool current = chronic && c.p->deceased < 0 && day + 365 > today;
+      const char* status = current ? "active" : (chronic && c.p->deceased >= 0 && day + 365 > c.last ? "stopped" : "completed");
+      V req = O({{"resourceType", V("MedicationRequest")},
+                 {"id", V(req_id)},
+                 {"status", V(status)},
+                 {"intent", V("order")},
+                 {"medicationCodeableConcept", med},
+                 {"subject", Ref("Patient", c.p->id)}});
+      if (first_one && day == start && !enc.empty()) req.set("encounter", Ref("Encounter", enc));
+      req.set("authoredOn", V(Date(day)));
+      req.set("requester", Ref("PractitionerRole", a.role->id, a.role->name));
+      req.set("reasonCode", A({O({{"text", V(reason)}})}));
+      req.set("dosageInstruction", A({O({{"text", V(d.dose)}})}));
+      req.set("dispenseRequest",
+              O({{"numberOfRepeatsAllowed", V(chronic ? 3 : 0)},
+                 {"validityPeriod", O({{"start", V(Date(day))}, {"end", V(Date(day + 365))}})}}));
+      if (!prior.empty()) req.set("priorPrescription", Ref("MedicationRequest", prior));
+      c.out->push_back(std::move(req));
+      int dispenses = chronic ? r.Range(3, 4) : 1;
+      int64_t when = day + r.Range(0, 3);
+      for (int i = 0; i < dispenses && when <= c.last; ++i) {
+        const Org& ph = pharmacies[r.Below(pharmacies.size())];
+        c.out->push_back(O({{"resourceType", V("MedicationDispense")},
+                            {"id", V(c.Id("md"))},
+                            {"status", V("completed")},
+                            {"medicationCodeableConcept", med},
+                            {"subject", Ref("Patient", c.p->id)},
+                            {"performer", A({O({{"actor", Ref("Organization", ph.id, ph.name)}})})},
+                            {"authorizingPrescription", A({Ref("MedicationRequest", req_id)})},
+                            {"quantity", O({{"value", V(chronic ? 100 : 20)},
+                                            {"unit", V("stk")},
+                                            {"system", V(kUcum)},
+                                            {"code", V("{tbl}")}})},
+                            {"whenHandedOver", V(DateTime(when, r.Range(9 * 60, 19 * 60)))},
+                            {"dosageInstruction", A({O({{"text", V(d.dose)}})})}}));
+        when += r.Range(80, 100);
+      }
+      prior = req_id;
+      if (!chronic) break;
     }
   }
 
-  void Lab(Ctx& c, const LabDef& lab, int64_t day, double shift, const Org& performer) {
-    Rng& r = *c.r;
-    bool f = c.p->female;
-    double low = f ? lab.low_f : lab.low_m, high = f ? lab.high_f : lab.high_m;
-    double v = r.Normal(lab.mean + shift, lab.sd);
-    double floor_v = lab.places == 0 ? 1 : 0.1;
-    if (v < floor_v) v = floor_v;
-    std::string text = Fixed(v, lab.places);
-    double shown = std::atof(text.c_str());
-    const char* flag = "N";
-    const char* flag_display = "Normal";
-    if (low >= 0 && shown < low) flag = "L", flag_display = "Low";
-    else if (shown > high) flag = "H", flag_display = "High";
-    V range = V::MakeObject();
-    if (low >= 0) {
-      range.set("low", O({{"value", Num(Fixed(low, lab.places))}, {"unit", V(lab.unit)},
-                          {"system", V(kUcum)}, {"code", V(lab.unit)}}));
-    }
-    range.set("high", O({{"value", Num(Fixed(high, lab.places))}, {"unit", V(lab.unit)},
-                         {"system", V(kUcum)}, {"code", V(lab.unit)}}));
-    int minute = r.Range(7 * 60 + 30, 11 * 60);
+  // ---- observations
+
+  V Quantity(const std::string& value_text, const char* unit, const char* ucum) {
+    return O({{"value", Num(value_text)}, {"unit", V(unit)}, {"system", V(kUcum)}, {"code", V(ucum)}});
+  }
+
+  void Vital(Ctx& c, const Actor& a, const std::string& enc, int64_t day, int minute,
+             const char* loinc, const char* display, double value, int places, const char* unit,
+             const char* ucum) {
     c.out->push_back(O(
         {{"resourceType", V("Observation")},
          {"id", V(c.Id("obs"))},
          {"status", V("final")},
          {"category", A({CC("http://terminology.hl7.org/CodeSystem/observation-category",
-                            "laboratory", "Laboratory")})},
-         {"code", O({{"coding", A({Coding(kNlk, lab.npu, lab.nlk_display),
-                                   Coding(kLoinc, lab.loinc, lab.loinc_display)})},
-                     {"text", V(lab.nlk_display)}})},
+                            "vital-signs", "Vital Signs")})},
+         {"code", CC(kLoinc, loinc, display)},
          {"subject", Ref("Patient", c.p->id)},
+         {"encounter", Ref("Encounter", enc)},
          {"effectiveDateTime", V(DateTime(day, minute))},
-         {"issued", V(DateTime(day, std::min(minute + r.Range(60, 300), 23 * 60 + 59)))},
-         {"performer", A({Ref("Organization", performer.id, performer.name)})},
-         {"valueQuantity", O({{"value", Num(text)}, {"unit", V(lab.unit)}, {"system", V(kUcum)},
-                              {"code", V(lab.unit)}})},
-         {"interpretation", A({CC("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
-                                  flag, flag_display)})},
-         {"referenceRange", A({std::move(range)})}}));
+         {"performer", A({Ref("PractitionerRole", a.role->id, a.role->name)})},
+         {"valueQuantity", Quantity(Fixed(value, places), unit, ucum)}}));
+  }
+
+  void BloodPressure(Ctx& c, const Actor& a, const std::string& enc, int64_t day, int minute,
+                     double shift) {
+    Rng& r = *c.r;
+    double age = c.AgeAt(day);
+    double sys = r.Normal(112 + 0.45 * std::max(0.0, age - 20) + shift, 11);
+    double dia = r.Normal(72 + 0.12 * std::max(0.0, age - 20) + shift * 0.5, 7);
+    auto component = [&](const char* code, const char* display, double v) {
+      return O({{"code", CC(kLoinc, code, display)},
+                {"valueQuantity", Quantity(Fixed(v, 0), "mmHg", "mm[Hg]")}});
+    };
+    c.out->push_back(O(
+        {{"resourceType", V("Observation")},
+         {"id", V(c.Id("obs"))},
+         {"status", V("final")},
+         {"category", A({CC("http://terminology.hl7.org/CodeSystem/observation-category",
+                            "vital-signs", "Vital Signs")})},
+         {"code", CC(kLoinc, "85354-9", "Blood pressure panel with all children optional")},
+         {"subject", Ref("Patient", c.p->id)},
+         {"encounter", Ref("Encounter", enc)},
+         {"effectiveDateTime", V(DateTime(day, minute))},
+         {"performer", A({Ref("PractitionerRole", a.role->id, a.role->name)})},
+         {"component", A({component("8480-6", "Systolic blood pressure", sys),
+                          component("8462-4", "Diastolic blood pressure", dia)})}}));
+  }
+
+  // Growth of children (rough Norwegian growth-curve medians), or the adult's weight.
+  void BodyMeasures(Ctx& c, const Actor& a, const std::string& enc, int64_t day, int minute) {
+    Rng& r = *c.r;
+    double age = c.AgeAt(day);
+    if (age >= 18) {
+      Vital(c, a, enc, day, minute, "29463-7", "Body weight", r.Normal(c.weight, 2.0), 1, "kg", "kg");
+      return;
+    }
+    double h;
+    if (age < 1) h = 50 + 25 * age;
+    else if (age < 2) h = 75 + 12 * (age - 1);
+    else if (age < 12) h = 87 + 6.1 * (age - 2);
+    else h = 148 + (c.p->female ? 3.6 : 6.2) * (age - 12);
+    h *= c.height / (c.p->female ? 167.0 : 180.0);
+    double bmi = age < 1 ? 15 + 2 * age : age < 6 ? 16.5 - 0.2 * (age - 1) : 15.5 + 0.45 * (age - 6);
+    bmi = r.Normal(bmi, 0.8);
+    double w = bmi * (h / 100) * (h / 100);
+    std::string hs = Fixed(h, 1), ws = Fixed(w, 1);
+    double shown_bmi = std::atof(ws.c_str()) / ((std::atof(hs.c_str()) / 100) * (std::atof(hs.c_str()) / 100));
+    Vital(c, a, enc, day, minute, "8302-2", "Body height", std::atof(hs.c_str()), 1, "cm", "cm");
+    Vital(c, a, enc, day, minute, "29463-7", "Body weight", std::atof(ws.c_str()), 1, "kg", "kg");
+    if (age >= 2) Vital(c, a, enc, day, minute, "39156-5", "Body mass index (BMI) [Ratio]", shown_bmi, 1, "kg/m²", "kg/m2");
+  }
+
+  struct Test {
+    LabId id;
+    double shift;
+  };
+
+  // A laboratory requisition: ServiceRequest (by the requester's role) →
+  // Specimen(s) → Observations (by the laboratory) grouped by a DiagnosticReport.
+  void Panel(Ctx& c, const Actor& a, const std::string& enc, int64_t day, const char* name,
+             std::initializer_list<Test> tests) {
+    Rng& r = *c.r;
+    bool f = c.p->female;
+    double age = c.AgeAt(day);
+    int collected = r.Range(7 * 60 + 30, 11 * 60);
+    int issued = std::min(collected + r.Range(60, 420), 23 * 60 + 59);
+    std::string sr_id = c.Id("sr");
+    // One specimen per specimen type (tube) in the requisition.
+    std::vector<std::pair<std::string_view, std::string>> specimens;
+    auto specimen_for = [&](std::string_view type) -> const std::string& {
+      for (auto& s : specimens)
+        if (s.first == type) return s.second;
+      specimens.emplace_back(type, c.Id("spm"));
+      return specimens.back().second;
+    };
+    for (const Test& t : tests) specimen_for(kLabs[t.id].specimen);
+    V spec_refs = V::MakeArray();
+    for (auto& [type, id] : specimens) spec_refs.push_back(Ref("Specimen", id));
+    c.out->push_back(O({{"resourceType", V("ServiceRequest")},
+                        {"id", V(sr_id)},
+                        {"status", V("completed")},
+                        {"intent", V("order")},
+                        {"category", A({CC(kSnomed, "108252007", "Laboratory procedure")})},
+                        {"code", O({{"text", V(name)}})},
+                        {"subject", Ref("Patient", c.p->id)},
+                        {"encounter", Ref("Encounter", enc)},
+                        {"authoredOn", V(DateTime(day, std::max(0, collected - 10)))},
+                        {"requester", Ref("PractitionerRole", a.role->id, a.role->name)},
+                        {"performer", A({Ref("Organization", a.lab->id, a.lab->name)})},
+                        {"specimen", spec_refs}}));
+    for (auto& [type, id] : specimens) {
+      const SpecimenDef* sd = &kSpecimens[0];
+      for (const SpecimenDef& s : kSpecimens)
+        if (type == s.key) sd = &s;
+      c.out->push_back(O({{"resourceType", V("Specimen")},
+                          {"id", V(id)},
+                          {"status", V("available")},
+                          {"type", CC(kSnomed, sd->snomed, sd->display)},
+                          {"subject", Ref("Patient", c.p->id)},
+                          {"receivedTime", V(DateTime(day, std::min(collected + 30, 23 * 60 + 59)))},
+                          {"request", A({Ref("ServiceRequest", sr_id)})},
+                          {"collection", O({{"collectedDateTime", V(DateTime(day, collected))}})}}));
+    }
+    V results = V::MakeArray();
+    for (const Test& t : tests) {
+      const LabDef& lab = kLabs[t.id];
+      double low = f ? lab.low_f : lab.low_m, high = f ? lab.high_f : lab.high_m;
+      double mean = (f ? lab.mean_f : lab.mean_m) + t.shift;
+      if (t.id == kEgfr) mean = 112 - 0.55 * age + t.shift;
+      if (t.id == kKrea && age > 40) mean += 0.25 * (age - 40);
+      double v = r.Normal(mean, lab.sd);
+      if (r.Chance(0.03)) v += lab.sd * (r.Chance(0.5) ? 3 : -3);  // an outlier now and then
+      double floor_v = lab.places == 0 ? 1 : lab.places == 1 ? 0.1 : 0.01;
+      if (v < floor_v) v = floor_v;
+      V q = V::MakeObject();
+      std::string text = Fixed(v, lab.places);
+      if (t.id == kEgfr && v > 90) {
+        text = "90";  // reported as "> 90"
+        q = O({{"value", Num(text)}, {"comparator", V(">")}, {"unit", V(lab.unit)},
+               {"system", V(kUcum)}, {"code", V(lab.ucum)}});
+      } else {
+        q = Quantity(text, lab.unit, lab.ucum);
+      }
+      double shown = std::atof(text.c_str());
+      const char* flag = "N";
+      const char* flag_display = "Normal";
+      if (low >= 0 && shown < low) flag = "L", flag_display = "Low";
+      else if (high >= 0 && shown > high) flag = "H", flag_display = "High";
+      V range = V::MakeObject();
+      if (low >= 0) range.set("low", Quantity(Fixed(low, lab.places), lab.unit, lab.ucum));
+      if (high >= 0) range.set("high", Quantity(Fixed(high, lab.places), lab.unit, lab.ucum));
+      V code = V::MakeArray();
+      code.push_back(Coding(kNlk, lab.nlk, lab.nlk_display));
+      if (lab.loinc[0] != '\0') code.push_back(Coding(kLoinc, lab.loinc, lab.loinc_display));
+      std::string obs_id = c.Id("obs");
+      results.push_back(Ref("Observation", obs_id));
+      c.out->push_back(O(
+          {{"resourceType", V("Observation")},
+           {"id", V(obs_id)},
+           {"basedOn", A({Ref("ServiceRequest", sr_id)})},
+           {"status", V("final")},
+           {"category", A({CC("http://terminology.hl7.org/CodeSystem/observation-category",
+                              "laboratory", "Laboratory")})},
+           {"code", O({{"coding", std::move(code)}, {"text", V(lab.nlk_display)}})},
+           {"subject", Ref("Patient", c.p->id)},
+           {"encounter", Ref("Encounter", enc)},
+           {"effectiveDateTime", V(DateTime(day, collected))},
+           {"issued", V(DateTime(day, issued))},
+           {"performer", A({Ref("Organization", a.lab->id, a.lab->name)})},
+           {"valueQuantity", std::move(q)},
+           {"interpretation", A({CC("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                                    flag, flag_display)})},
+           {"specimen", Ref("Specimen", specimen_for(lab.specimen))},
+           {"referenceRange", A({std::move(range)})}}));
+    }
+    c.out->push_back(O({{"resourceType", V("DiagnosticReport")},
+                        {"id", V(c.Id("dr"))},
+                        {"basedOn", A({Ref("ServiceRequest", sr_id)})},
+                        {"status", V("final")},
+                        {"category", A({CC("http://terminology.hl7.org/CodeSystem/v2-0074", "LAB", "Laboratory")})},
+                        {"code", O({{"coding", A({Coding(kLoinc, "11502-2", "Laboratory report")})},
+                                    {"text", V(name)}})},
+                        {"subject", Ref("Patient", c.p->id)},
+                        {"encounter", Ref("Encounter", enc)},
+                        {"effectiveDateTime", V(DateTime(day, collected))},
+                        {"issued", V(DateTime(day, issued))},
+                        {"performer", A({Ref("Organization", a.lab->id, a.lab->name)})},
+                        {"specimen", std::move(spec_refs)},
+                        {"result", std::move(results)}}));
+  }
+
+  // Urine culture: the culture result has the isolate as member, and the
+  // isolate has its susceptibilities as members.
+  void UrineCulture(Ctx& c, const Actor& a, const std::string& enc, int64_t day) {
+    Rng& r = *c.r;
+    int collected = r.Range(8 * 60, 15 * 60);
+    int64_t answered = std::min(c.last, day + r.Range(1, 3));
+    int issued = r.Range(9 * 60, 16 * 60);
+    std::string sr_id = c.Id("sr"), spm_id = c.Id("spm");
+    const char* name = "Urin, dyrkning og resistens";
+    c.out->push_back(O({{"resourceType", V("ServiceRequest")},
+                        {"id", V(sr_id)},
+                        {"status", V("completed")},
+                        {"intent", V("order")},
+                        {"category", A({CC(kSnomed, "108252007", "Laboratory procedure")})},
+                        {"code", O({{"text", V(name)}})},
+                        {"subject", Ref("Patient", c.p->id)},
+                        {"encounter", Ref("Encounter", enc)},
+                        {"authoredOn", V(DateTime(day, std::max(0, collected - 10)))},
+                        {"requester", Ref("PractitionerRole", a.role->id, a.role->name)},
+                        {"performer", A({Ref("Organization", a.micro->id, a.micro->name)})},
+                        {"specimen", A({Ref("Specimen", spm_id)})}}));
+    c.out->push_back(O({{"resourceType", V("Specimen")},
+                        {"id", V(spm_id)},
+                        {"status", V("available")},
+                        {"type", CC(kSnomed, "122575003", "Urinprøve")},
+                        {"subject", Ref("Patient", c.p->id)},
+                        {"receivedTime", V(DateTime(day, std::min(collected + 120, 23 * 60 + 59)))},
+                        {"request", A({Ref("ServiceRequest", sr_id)})},
+                        {"collection", O({{"collectedDateTime", V(DateTime(day, collected))}})}}));
+    auto obs = [&](const std::string& id, V code) {
+      return O({{"resourceType", V("Observation")},
+                {"id", V(id)},
+                {"basedOn", A({Ref("ServiceRequest", sr_id)})},
+                {"status", V("final")},
+                {"category", A({CC("http://terminology.hl7.org/CodeSystem/observation-category",
+                                   "laboratory", "Laboratory")})},
+                {"code", std::move(code)},
+                {"subject", Ref("Patient", c.p->id)},
+                {"encounter", Ref("Encounter", enc)},
+                {"effectiveDateTime", V(DateTime(day, collected))},
+                {"issued", V(DateTime(answered, issued))},
+                {"performer", A({Ref("Organization", a.micro->id, a.micro->name)})}});
+    };
+    std::string culture_id = c.Id("obs");
+    V culture = obs(culture_id, O({{"coding", A({Coding(kNlk, "NPU06061", "Us-Aerob dyrkning"),
+                                                 Coding(kLoinc, "630-4", "Bacteria identified in Urine by Culture")})},
+                                   {"text", V("Us-Aerob dyrkning")}}));
+    std::vector<V> members;
+    if (r.Chance(0.3)) {
+      culture.set("valueCodeableConcept", CC(kSnomed, "264868006", "Ingen vekst"));
+    } else {
+      const OrganismDef& org = kUrineOrganisms[r.Weighted({kUrineOrganisms[0].weight, kUrineOrganisms[1].weight,
+                                                           kUrineOrganisms[2].weight})];
+      culture.set("valueString", V(std::string("Signifikant vekst: ") + org.display + ", >100 000 CFU/mL"));
+      std::string isolate_id = c.Id("obs");
+      culture.set("hasMember", A({Ref("Observation", isolate_id)}));
+      V isolate = obs(isolate_id, O({{"coding", A({Coding(kNlk, "NPU06061", "Us-Aerob dyrkning")})},
+                                     {"text", V("Isolat 1, identifikasjon")}}));
+      isolate.set("valueCodeableConcept", CC(kSnomed, org.snomed, org.display));
+      V sus = V::MakeArray();
+      bool enterococcus = std::string_view(org.snomed) == "78065002";
+      for (const AntibioticDef& ab : kUrineAntibiotics) {
+        std::string_view code = ab.nlk;
+        if (enterococcus && code != "NPU06001" && code != "NPU06048") continue;
+        std::string id = c.Id("obs");
+        sus.push_back(Ref("Observation", id));
+        int x = static_cast<int>(r.Below(100));
+        const char* s = x < ab.resistant_pct ? "R" : x < ab.resistant_pct + 3 ? "I" : "S";
+        const char* sd = s[0] == 'R' ? "Resistant" : s[0] == 'I' ? "Intermediate" : "Susceptible";
+        V o = obs(id, O({{"coding", A({Coding(kNlk, ab.nlk, ab.display)})}, {"text", V(ab.display)}}));
+        o.set("valueCodeableConcept",
+              CC("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", s, sd));
+        o.set("interpretation", A({CC("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", s, sd)}));
+        o.set("specimen", Ref("Specimen", spm_id));
+        members.push_back(std::move(o));
+      }
+      isolate.set("specimen", Ref("Specimen", spm_id));
+      isolate.set("hasMember", std::move(sus));
+      members.insert(members.begin(), std::move(isolate));
+    }
+    culture.set("specimen", Ref("Specimen", spm_id));
+    c.out->push_back(std::move(culture));
+    for (V& m : members) c.out->push_back(std::move(m));
+    c.out->push_back(O({{"resourceType", V("DiagnosticReport")},
+                        {"id", V(c.Id("dr"))},
+                        {"basedOn", A({Ref("ServiceRequest", sr_id)})},
+                        {"status", V("final")},
+                        {"category", A({CC("http://terminology.hl7.org/CodeSystem/v2-0074", "MB", "Microbiology")})},
+                        {"code", O({{"coding", A({Coding(kLoinc, "630-4", "Bacteria identified in Urine by Culture")})},
+                                    {"text", V(name)}})},
+                        {"subject", Ref("Patient", c.p->id)},
+                        {"encounter", Ref("Encounter", enc)},
+                        {"effectiveDateTime", V(DateTime(day, collected))},
+                        {"issued", V(DateTime(answered, issued))},
+                        {"performer", A({Ref("Organization", a.micro->id, a.micro->name)})},
+                        {"specimen", A({Ref("Specimen", spm_id)})},
+                        {"result", A({Ref("Observation", culture_id)})}}));
+  }
+
+  void Immunization(Ctx& c, const char* atc, const char* display, int64_t day, const Role* by) {
+    V imm = O({{"resourceType", V("Immunization")},
+               {"id", V(c.Id("imm"))},
+               {"status", V("completed")},
+               {"vaccineCode", CC(kAtc, atc, display)},
+               {"patient", Ref("Patient", c.p->id)},
+               {"occurrenceDateTime", V(Date(day))},
+               {"primarySource", V(true)}});
+    if (by != nullptr) imm.set("performer", A({O({{"actor", Ref("PractitionerRole", by->id, by->name)}})}));
+    c.out->push_back(std::move(imm));
+  }
+
+  // ---- the parts of a history
+
+  void Allergies(Ctx& c) {
+    Rng& r = *c.r;
+    struct Al {
+      const char* code;
+      const char* display;
+      const char* category;
+      const char* reaction;
+    };
+    static const Al allergies[] = {{"764146007", "Penicillin", "medication", "Utslett"},
+                                  {"256349002", "Peanøtter", "food", "Hevelse i lepper"},
+                                  {"256259004", "Pollen", "environment", "Rennende nese"},
+                                  {"260152009", "Katteallergen", "environment", "Kløe i øynene"}};
+    int n = r.Chance(0.15) ? (r.Chance(0.2) ? 2 : 1) : 0;
+    size_t first = r.Below(4);
+    for (int i = 0; i < n; ++i) {
+      const Al& a = allergies[(first + static_cast<size_t>(i)) % 4];
+      int age = std::max(1, c.age);
+      c.out->push_back(O(
+          {{"resourceType", V("AllergyIntolerance")},
+           {"id", V(c.Id("al"))},
+           {"clinicalStatus", CC("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active")},
+           {"verificationStatus", CC("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "Confirmed")},
+           {"type", V("allergy")},
+           {"category", A({V(a.category)})},
+           {"criticality", V(r.Chance(0.2) ? "high" : "low")},
+           {"code", CC(kSnomed, a.code, a.display)},
+           {"patient", Ref("Patient", c.p->id)},
+           {"recordedDate", V(Date(std::min(c.last, c.p->birth + r.Range(365, std::max(366, age * 365)))))},
+           {"reaction", A({O({{"manifestation", A({O({{"text", V(a.reaction)}})})}})})}}));
+    }
+  }
+
+  void Immunizations(Ctx& c, bool risk_group) {
+    Rng& r = *c.r;
+    const Person& p = *c.p;
+    const Role* gp = &gp_roles[p.gp];
+    for (const VaccineDef& v : kChildhood) {
+      int64_t day = p.birth + v.age_months * 30 + r.Range(0, 20);
+      if (day > c.last || r.Chance(0.04)) continue;
+      int year = YearOf(day);
+      if (year < v.since_year) continue;
+      if (v.sex == 1 && !p.female && year < 2018) continue;  // HPV for boys from 2018
+      Immunization(c, v.atc, v.display, day, gp);
+    }
+    // Covid-19: two doses for adults in 2021, then autumn doses for 65+.
+    int64_t y2021 = DaysFromCivil(2021, 1, 1);
+    double age2021 = c.AgeAt(y2021);
+    if (age2021 >= 18 && r.Chance(0.88)) {
+      int64_t first = DaysFromCivil(2021, 1, 15) + static_cast<int64_t>(std::max(0.0, 90 - age2021) * 2.5) + r.Range(0, 30);
+      int64_t second = first + r.Range(21, 84);
+      if (first <= c.last) Immunization(c, "J07BN01", "Covid-19, RNA-basert vaksine", first, nullptr);
+      if (second <= c.last) Immunization(c, "J07BN01", "Covid-19, RNA-basert vaksine", second, nullptr);
+    }
+    for (int year = YearOf(c.window); year <= YearOf(today); ++year) {
+      int64_t autumn = DaysFromCivil(year, 10, 10) + r.Range(0, 50);
+      if (autumn > c.last || autumn < c.window) continue;
+      double age = c.AgeAt(autumn);
+      if ((age >= 65 && r.Chance(0.6)) || (age >= 18 && age < 65 && risk_group && r.Chance(0.35))) {
+        Immunization(c, "J07BB02", "Influensavaksine, inaktivert", autumn, &gp_roles[p.gp]);
+      }
+      if (age >= 65 && year >= 2022 && r.Chance(0.5)) {
+        Immunization(c, "J07BN01", "Covid-19, RNA-basert vaksine", autumn + r.Range(0, 10), nullptr);
+      }
+    }
+    if (c.age >= 66 && r.Chance(0.3)) {
+      int64_t day = std::max(c.window, p.birth + 65 * 365) + r.Range(30, 700);
+      if (day <= c.last) Immunization(c, "J07AL01", "Pneumokokkvaksine, polysakkarid", day, gp);
+    }
+  }
+
+  // A hospital stay: EpisodeOfCare, inpatient Encounter with period and
+  // discharge, ICD-10 Condition, admission tests and vital signs.
+  void HospitalStay(Ctx& c, const AdmissionDef& d, int64_t start, int64_t end, int end_minute,
+                    const char* discharge, const char* discharge_display) {
+    Rng& r = *c.r;
+    Actor a = SpecialistActor(r, d.dept);
+    std::string episode = c.Id("eoc");
+    std::string condition = c.Id("con");
+    int start_minute = r.Range(0, 23 * 60);
+    if (end == start && end_minute <= start_minute) end_minute = std::min(23 * 60 + 59, start_minute + 120);
+    V eoc = O({{"resourceType", V("EpisodeOfCare")},
+               {"id", V(episode)},
+               {"status", V("finished")},
+               {"type", A({O({{"text", V("Somatisk sykehusopphold")}})})},
+               {"diagnosis", A({O({{"condition", Ref("Condition", condition)}, {"rank", V(1)}})})},
+               {"patient", Ref("Patient", c.p->id)},
+               {"managingOrganization", Ref("Organization", a.org->id, a.org->name)},
+               {"period", O({{"start", V(DateTime(start, start_minute))}, {"end", V(DateTime(end, end_minute))}})},
+               {"careManager", Ref("PractitionerRole", a.role->id, a.role->name)}});
+    c.out->push_back(std::move(eoc));
+    std::string enc = Encounter(c, a, EncKind::kInpatient, start, start_minute, d.display, end,
+                                end_minute, episode, condition, discharge, discharge_display);
+    Condition(c, enc, kIcd10, d.icd, d.display, start, -1, condition);
+    BloodPressure(c, a, enc, start, start_minute, 0);
+    Panel(c, a, enc, start, "Innkomstprøver",
+          {{kCrp, d.crp_shift}, {kHb, -0.3}, {kLpk, d.crp_shift > 30 ? 4.0 : 1.0}, {kTrc, 0},
+           {kNa, -1}, {kK, 0}, {kKrea, 10}, {kEgfr, -8}, {kInr, 0}});
+    if (end - start >= 4) {
+      Panel(c, a, enc, start + 2, "Kontrollprøver", {{kCrp, d.crp_shift / 3}, {kHb, -0.4}, {kLpk, 0.5}});
+    }
   }
 
   void History(const Person& p, std::vector<V>& out) {
@@ -986,156 +1559,231 @@ struct Generator::Impl {
     uint64_t h = 1469598103934665603ULL;
     for (char ch : p.id) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
     Rng r(Mix(options.seed, h));
-    Ctx c{&p, &out, &r};
-    int age = p.Age(Last(p));
-    int64_t last = Last(p);
+    Ctx c;
+    c.p = &p;
+    c.out = &out;
+    c.r = &r;
+    c.last = p.deceased >= 0 ? p.deceased - 1 : today;
+    c.age = p.Age(c.last);
+    c.window = std::max(p.birth, today - kRecordYears * 365);
+    c.height = r.Normal(p.female ? 167 : 180, p.female ? 6 : 7);
+    c.weight = r.Normal(p.female ? 71 : 85, p.female ? 11 : 12);
+    if (c.last < p.birth) return;
     int64_t adult_from = std::max(p.birth + 18 * 365, today - 15 * 365);
 
-    // Allergies.
-    if (r.Chance(0.12)) {
-      struct Al {
-        const char* code;
-        const char* display;
-        const char* category;
-        const char* reaction;
-      } allergies[] = {{"764146007", "Penicillin", "medication", "Utslett"},
-                       {"256349002", "Peanøtter", "food", "Hevelse i lepper"},
-                       {"256259004", "Pollen", "environment", "Rennende nese"},
-                       {"260152009", "Katteallergen", "environment", "Kløe i øynene"}};
-      const Al& a = allergies[r.Below(4)];
-      V al = O({{"resourceType", V("AllergyIntolerance")},
-                {"id", V(c.Id("al"))},
-                {"clinicalStatus", CC("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active")},
-                {"verificationStatus", CC("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "Confirmed")},
-                {"type", V("allergy")},
-                {"category", A({V(a.category)})},
-                {"criticality", V(r.Chance(0.2) ? "high" : "low")},
-                {"code", CC(kSnomed, a.code, a.display)},
-                {"patient", Ref("Patient", p.id)},
-                {"recordedDate", V(Date(p.birth + r.Range(365, std::max(366, age * 365))))},
-                {"reaction", A({O({{"manifestation", A({O({{"text", V(a.reaction)}})})}})})}});
-      out.push_back(std::move(al));
+    // Nursing-home residents among the very old.
+    double nh_p = c.age >= 90 ? 0.35 : c.age >= 85 ? 0.16 : c.age >= 80 ? 0.06 : 0.0;
+    if (p.deceased >= 0 && c.age >= 80) nh_p *= 2;
+    if (!nursing_homes.empty() && r.Chance(nh_p)) {
+      c.nh_from = std::max(p.birth + 78 * 365, c.last - r.Range(60, 5 * 365));
+      c.nh = static_cast<size_t>(h % nursing_homes.size());
+      c.nh_episode = c.Id("eoc");
+      V eoc = O({{"resourceType", V("EpisodeOfCare")},
+                 {"id", V(c.nh_episode)},
+                 {"status", V(p.deceased >= 0 ? "finished" : "active")},
+                 {"type", A({O({{"text", V("Langtidsopphold i sykehjem")}})})},
+                 {"patient", Ref("Patient", p.id)},
+                 {"managingOrganization", Ref("Organization", nursing_homes[c.nh].id, nursing_homes[c.nh].name)}});
+      V period = O({{"start", V(Date(c.nh_from))}});
+      if (p.deceased >= 0) period.set("end", V(Date(p.deceased)));
+      eoc.set("period", std::move(period));
+      eoc.set("careManager", Ref("PractitionerRole", nh_doctors[c.nh].id, nh_doctors[c.nh].name));
+      out.push_back(std::move(eoc));
     }
 
-    // Childhood immunisations and influenza for the elderly.
-    for (const VaccineDef& v : kChildhood) {
-      int64_t day = p.birth + v.age_months * 30 + r.Range(0, 20);
-      if (day > last || r.Chance(0.04)) continue;
-      if (YearOf(day) < 1995 && v.age_months < 100) continue;  // record starts 1995
-      const Role& gp = gp_roles[p.gp];
-      out.push_back(O({{"resourceType", V("Immunization")},
-                       {"id", V(c.Id("imm"))},
-                       {"status", V("completed")},
-                       {"vaccineCode", CC(kAtc, v.atc, v.display)},
-                       {"patient", Ref("Patient", p.id)},
-                       {"occurrenceDateTime", V(Date(day))},
-                       {"primarySource", V(true)},
-                       {"performer", A({O({{"actor", Ref("PractitionerRole", gp.id, gp.name)}})})}}));
-    }
-    if (age >= 65) {
-      for (int y = 1; y <= 2; ++y) {
-        int64_t day = today - y * 365 + r.Range(-20, 20);
-        if (day > last || day < p.birth || r.Chance(0.3)) continue;
-        out.push_back(O({{"resourceType", V("Immunization")},
-                         {"id", V(c.Id("imm"))},
-                         {"status", V("completed")},
-                         {"vaccineCode", CC(kAtc, "J07BB02", "Influensavaksine, inaktivert")},
-                         {"patient", Ref("Patient", p.id)},
-                         {"occurrenceDateTime", V(Date(day))},
-                         {"primarySource", V(true)}}));
-      }
-    }
+    Allergies(c);
 
-    // Chronic conditions by age and sex.
+    // Chronic conditions by age and sex, with treatment and follow-up.
     auto prob = [&](const ChronicDef& d) -> double {
       std::string_view k = d.key;
+      int age = c.age;
       if (age < 18) return k == "asthma" ? 0.07 : 0.0;
-      if (k == "hypertension") return age < 40 ? 0.03 : age < 60 ? 0.15 : 0.35;
-      if (k == "diabetes") return age < 40 ? 0.01 : age < 60 ? 0.05 : 0.1;
+      if (k == "hypertension") return age < 40 ? 0.03 : age < 60 ? 0.15 : age < 75 ? 0.35 : 0.5;
+      if (k == "diabetes") return age < 40 ? 0.01 : age < 60 ? 0.05 : age < 75 ? 0.1 : 0.13;
       if (k == "asthma") return 0.06;
       if (k == "hypothyroidism") return p.female && age > 30 ? 0.06 : 0.01;
-      if (k == "atrialfib") return age > 65 ? 0.1 : 0.005;
-      if (k == "copd") return age > 50 ? 0.05 : 0.0;
+      if (k == "atrialfib") return age > 75 ? 0.15 : age > 65 ? 0.08 : 0.005;
+      if (k == "copd") return age > 65 ? 0.08 : age > 50 ? 0.04 : 0.0;
       if (k == "depression") return 0.06;
-      if (k == "osteoarthritis") return age > 55 ? 0.15 : 0.0;
-      if (k == "hyperlipidemia") return age > 50 ? 0.12 : 0.01;
+      if (k == "osteoarthritis") return age > 65 ? 0.2 : age > 55 ? 0.12 : 0.0;
+      if (k == "hyperlipidemia") return age > 65 ? 0.2 : age > 50 ? 0.12 : 0.01;
       return 0.0;
     };
-    bool diabetic = false;
+    bool diabetic = false, hypertensive = false, risk = false;
     for (const ChronicDef& d : kChronic) {
       if (!r.Chance(prob(d))) continue;
-      int64_t from = age < 18 ? p.birth + 365 : adult_from;
-      if (from >= last) continue;
-      int64_t onset = from + static_cast<int64_t>(r.Below(static_cast<uint64_t>(last - from)));
-      if (std::string_view(d.key) == "diabetes") diabetic = true;
-      std::string role, org;
-      std::string enc = Encounter(c, onset, false, d.icpc_display, &role, &org);
+      int64_t from = c.age < 18 ? p.birth + 365 : adult_from;
+      if (from >= c.last) continue;
+      int64_t onset = from + static_cast<int64_t>(r.Below(static_cast<uint64_t>(c.last - from)));
+      std::string_view key = d.key;
+      diabetic |= key == "diabetes";
+      hypertensive |= key == "hypertension";
+      risk |= key == "diabetes" || key == "copd" || key == "asthma" || key == "atrialfib";
+      Actor a = PrimaryActor(c, onset);
+      std::string enc;
+      if (onset >= c.window) enc = Encounter(c, a, a.role == &gp_roles[p.gp] ? EncKind::kGp : EncKind::kNursingHome,
+                                             onset, r.Range(8 * 60, 15 * 60), d.icpc_display);
       Condition(c, enc, kIcpc2, d.icpc, d.icpc_display, onset, -1);
-      Medication(c, enc, role, d.atc, d.drug, d.dose, d.fest, onset, true, d.icpc_display);
+      Prescription(c, a, enc, Drug{d.atc, d.drug, d.dose, d.fest}, onset, true, d.icpc_display);
       // Some are also seen in specialist care, coded in ICD-10.
-      if (r.Chance(0.3) && onset + 30 < last) {
-        int64_t day = onset + r.Range(30, static_cast<int>(std::max<int64_t>(31, last - onset)));
-        if (day > last) day = last;
-        std::string henc = Encounter(c, day, true, d.icd_display, nullptr, nullptr);
-        Condition(c, henc, kIcd10, d.icd, d.icd_display, day, -1);
+      if (r.Chance(0.3)) {
+        int64_t day = std::max(c.window, onset + r.Range(30, 400));
+        if (day <= c.last) {
+          Actor s = SpecialistActor(r, "");
+          std::string henc = Encounter(c, s, EncKind::kOutpatient, day, r.Range(8 * 60, 15 * 60), d.icd_display);
+          Condition(c, henc, kIcd10, d.icd, d.icd_display, day, -1);
+          if (key == "diabetes" || key == "atrialfib" || key == "copd") {
+            Panel(c, s, henc, day, "Poliklinikkprøver", {{kHb, 0}, {kKrea, 5}, {kEgfr, -5}, {kCrp, 0}});
+          }
+        }
       }
-      // Follow-up visits with lab work.
-      int followups = r.Range(0, 2);
-      for (int i = 0; i < followups; ++i) {
-        int64_t day = onset + r.Range(60, 720);
-        if (day > last) break;
-        Encounter(c, day, false, std::string("Kontroll: ") + d.icpc_display, nullptr, nullptr);
-        const Org& lab = labs[r.Below(labs.size())];
-        if (std::string_view(d.key) == "diabetes") {
-          Lab(c, kLabs[5], day, 14, lab);
-          Lab(c, kLabs[4], day, 2.0, lab);
-        } else {
-          Lab(c, kLabs[1], day, std::string_view(d.key) == "hypertension" ? 8 : 0, lab);
-          Lab(c, kLabs[2], day, 0, lab);
-          Lab(c, kLabs[3], day, 0, lab);
+      // Follow-up (kontroll) at the GP with tests.
+      int interval = key == "diabetes" ? 182 : key == "depression" ? 120 : 365;
+      for (int64_t day = std::max(c.window, onset) + r.Range(60, interval); day <= c.last;
+           day += interval + r.Range(-30, 30)) {
+        Actor k = PrimaryActor(c, day);
+        int minute = r.Range(8 * 60, 15 * 60);
+        std::string enc2 = Encounter(c, k, k.role == &gp_roles[p.gp] ? EncKind::kGp : EncKind::kNursingHome,
+                                     day, minute, std::string("Kontroll: ") + d.icpc_display);
+        if (key == "hypertension" || key == "diabetes") BloodPressure(c, k, enc2, day, minute + 5, key == "hypertension" ? 12 : 6);
+        if (key == "diabetes") {
+          Panel(c, k, enc2, day, "Diabeteskontroll", {{kHba1c, 16}, {kGlu, 2.2}, {kKrea, 4}, {kEgfr, -6}});
+          if (r.Chance(0.5)) Panel(c, k, enc2, day, "Lipidstatus", {{kChol, 0}, {kLdl, 0}, {kHdl, -0.1}, {kTg, 0.4}});
+        } else if (key == "hypertension") {
+          Panel(c, k, enc2, day, "Nyrefunksjon og elektrolytter", {{kKrea, 6}, {kEgfr, -5}, {kNa, 0}, {kK, 0}});
+        } else if (key == "hypothyroidism") {
+          Panel(c, k, enc2, day, "Stoffskifte", {{kTsh, 0.6}});
+        } else if (key == "hyperlipidemia") {
+          Panel(c, k, enc2, day, "Lipidstatus", {{kChol, 0.6}, {kLdl, 0.5}, {kHdl, 0}, {kTg, 0.3}});
+        } else if (key == "atrialfib") {
+          Panel(c, k, enc2, day, "Blodstatus og nyrefunksjon", {{kHb, 0}, {kTrc, 0}, {kKrea, 6}, {kEgfr, -6}});
         }
       }
     }
 
-    // Acute episodes: more in small children and the old.
-    int episodes = static_cast<int>(r.Below(age < 6 ? 4 : age > 70 ? 4 : 3));
-    for (int i = 0; i < episodes; ++i) {
+    Immunizations(c, risk);
+
+    // GP consultations: acute problems, vital signs, children's growth.
+    double rate = c.age < 6 ? 2.2 : c.age < 18 ? 1.3 : c.age < 45 ? 2.2 : c.age < 67 ? 2.8 : c.age < 80 ? 3.4 : 4.0;
+    double years = static_cast<double>(c.last - c.window) / 365.25;
+    int visits = static_cast<int>(rate * years * (0.4 + 1.2 * r.Unit()) + 0.5);
+    for (int i = 0; i < visits; ++i) {
+      int64_t day = c.window + static_cast<int64_t>(r.Below(static_cast<uint64_t>(std::max<int64_t>(1, c.last - c.window + 1))));
+      if (c.nh_from >= 0 && day >= c.nh_from) continue;  // residents: the nursing-home doctor
+      Actor a = GpActor(p);
+      int minute = r.Range(8 * 60, 15 * 60);
+      double age_then = c.AgeAt(day);
+      bool acute = r.Chance(0.55);
       size_t which = r.Below(kAcute.size());
-      if (which == 1 && age > 12 && r.Chance(0.8)) which = 0;   // otitis mostly in children
-      if (which == 2 && !p.female && r.Chance(0.8)) which = 4;  // cystitis mostly in women
-      const AcuteDef& a = kAcute[which];
-      int64_t from = std::max(p.birth + 30, today - 5 * 365);
-      if (from >= last) continue;
-      int64_t day = from + static_cast<int64_t>(r.Below(static_cast<uint64_t>(last - from)));
-      std::string role, org;
-      std::string enc = Encounter(c, day, false, a.icpc_display, &role, &org);
-      Condition(c, enc, kIcpc2, a.icpc, a.icpc_display, day, std::min(last, day + r.Range(5, 20)));
-      if (a.atc[0] != '\0') {
-        Medication(c, enc, role, a.atc, a.drug, a.dose, a.fest, day, false, a.icpc_display);
+      if (which == 1 && age_then > 12 && r.Chance(0.8)) which = 0;   // otitis mostly in children
+      if (which == 2 && !p.female && r.Chance(0.8)) which = 4;       // cystitis mostly in women
+      const AcuteDef& ad = kAcute[which];
+      std::string enc = Encounter(c, a, EncKind::kGp, day, minute, acute ? ad.icpc_display : "Konsultasjon");
+      if (age_then < 18) {
+        if (age_then >= 0.1 && r.Chance(0.5)) BodyMeasures(c, a, enc, day, minute + 3);
+      } else {
+        if (r.Chance(hypertensive ? 0.7 : 0.3)) BloodPressure(c, a, enc, day, minute + 3, hypertensive ? 10 : 0);
+        if (r.Chance(0.15)) BodyMeasures(c, a, enc, day, minute + 4);
       }
-      if (which != 4 && r.Chance(0.5)) {
-        const Org& lab = labs[r.Below(labs.size())];
-        Lab(c, kLabs[0], day, 25, lab);
-        Lab(c, kLabs[6], day, 3.0, lab);
+      if (!acute) continue;
+      Condition(c, enc, kIcpc2, ad.icpc, ad.icpc_display, day, std::min(c.last, day + r.Range(5, 20)));
+      if (ad.atc[0] != '\0') Prescription(c, a, enc, Drug{ad.atc, ad.drug, ad.dose, ad.fest}, day, false, ad.icpc_display);
+      if (which == 2 && r.Chance(0.6)) {
+        UrineCulture(c, a, enc, day);
+      } else if (which != 4 && which != 3 && r.Chance(0.3)) {
+        Panel(c, a, enc, day, "Infeksjonsprøver", {{kCrp, 25}, {kLpk, 3.0}});
       }
     }
 
-    // A yearly check for adults (blood panel).
-    if (age >= 40 && r.Chance(0.6)) {
-      int64_t day = last - r.Range(10, 360);
-      if (day > p.birth) {
-        Encounter(c, day, false, "Helsekontroll", nullptr, nullptr);
-        const Org& lab = labs[r.Below(labs.size())];
-        Lab(c, kLabs[1], day, 0, lab);
-        Lab(c, kLabs[4], day, diabetic ? 2.0 : 0, lab);
-        Lab(c, kLabs[7], day, 0, lab);
-        Lab(c, kLabs[0], day, 0, lab);
+    // A health check for adults from 40 (every few years).
+    if (c.age >= 40 && r.Chance(0.6)) {
+      int64_t day = c.last - r.Range(10, 3 * 365);
+      if (day >= c.window && (c.nh_from < 0 || day < c.nh_from)) {
+        Actor a = GpActor(p);
+        int minute = r.Range(8 * 60, 15 * 60);
+        std::string enc = Encounter(c, a, EncKind::kGp, day, minute, "Helsekontroll");
+        BloodPressure(c, a, enc, day, minute + 3, hypertensive ? 10 : 0);
+        Panel(c, a, enc, day, "Helsekontroll",
+              {{kHb, 0}, {kKrea, 0}, {kEgfr, 0}, {kGlu, diabetic ? 2.0 : 0}, {kAlat, 0}, {kChol, 0},
+               {kLdl, 0}, {kHdl, 0}, {kTg, 0}});
       }
+    }
+
+    // Nursing home: the doctor's rounds with vital signs and tests.
+    if (c.nh_from >= 0) {
+      Actor a = NursingHomeActor(c);
+      int round = 0;
+      for (int64_t day = std::max(c.window, c.nh_from) + r.Range(7, 40); day <= c.last;
+           day += r.Range(45, 75), ++round) {
+        int minute = r.Range(9 * 60, 14 * 60);
+        std::string enc = Encounter(c, a, EncKind::kNursingHome, day, minute, "Legevisitt", -1, -1, c.nh_episode);
+        BloodPressure(c, a, enc, day, minute + 2, 0);
+        if (round % 2 == 0) Vital(c, a, enc, day, minute + 3, "29463-7", "Body weight", r.Normal(c.weight - 6, 2), 1, "kg", "kg");
+        if (round % 3 == 0) {
+          Panel(c, a, enc, day, "Sykehjemsprøver", {{kHb, -0.5}, {kCrp, 2}, {kNa, -0.5}, {kK, 0}, {kKrea, 12}, {kEgfr, -10}});
+        }
+      }
+    }
+
+    // Hospital stays, mostly for the old; a few end in death.
+    double stay_rate = c.age < 18 ? 0.015 : c.age < 45 ? 0.03 : c.age < 67 ? 0.06 : c.age < 80 ? 0.14 : 0.25;
+    int stays = static_cast<int>(stay_rate * years * (0.3 + 1.4 * r.Unit()) + r.Unit());
+    for (int i = 0; i < stays; ++i) {
+      size_t k = c.age < 40 ? (r.Chance(0.5) ? 6 : r.Chance(0.5) ? 0 : 5)
+                            : r.Weighted({kAdmissions[0].weight, kAdmissions[1].weight, kAdmissions[2].weight,
+                                          kAdmissions[3].weight, kAdmissions[4].weight, kAdmissions[5].weight,
+                                          kAdmissions[6].weight});
+      const AdmissionDef& d = kAdmissions[k];
+      int64_t start = c.window + static_cast<int64_t>(r.Below(static_cast<uint64_t>(std::max<int64_t>(1, c.last - c.window))));
+      int64_t end = std::min(c.last, start + r.Range(d.min_days, d.max_days));
+      if (start > c.last) continue;
+      bool to_nh = c.nh_from >= 0 && end >= c.nh_from;
+      HospitalStay(c, d, start, end, r.Range(10 * 60, 15 * 60), to_nh ? "snf" : "home",
+                   to_nh ? "Skilled nursing facility" : "Home");
+      if (!to_nh && r.Chance(0.4)) {
+        int64_t day = end + r.Range(30, 60);
+        if (day <= c.last) {
+          Actor s = SpecialistActor(r, d.dept);
+          Encounter(c, s, EncKind::kOutpatient, day, r.Range(8 * 60, 15 * 60), std::string("Etterkontroll: ") + d.display);
+        }
+      }
+    }
+    // Death: most who die outside a nursing home die in hospital (the stay ends at the time of death).
+    if (p.deceased >= 0 && c.nh_from < 0 && r.Chance(0.6)) {
+      const AdmissionDef& d = kAdmissions[r.Weighted({40, 25, 10, 15, 10, 0, 0})];
+      int64_t start = std::max(p.birth, p.deceased - r.Range(1, 10));
+      HospitalStay(c, d, start, p.deceased, 600, "exp", "Expired");
     }
   }
 
-  Status Run(const std::function<Status(std::vector<V>&)>& sink) {
-    std::vector<V> group;
+  // Households are drawn in order on the calling thread; the histories
+  // (each a pure function of the citizen) and `render` run on `threads`
+  // threads for a batch of citizens at a time; `sink` sees them in order.
+  Status Run(int threads, const Generator::Render& render, const Generator::Sink& sink) {
+    struct Item {
+      Person person;
+      std::vector<V> group;
+      std::vector<std::string> lines;
+    };
+    std::vector<Item> batch;
+    const size_t batch_size = threads > 1 ? 64 : 1;
+    auto drain = [&]() -> Status {
+      std::atomic<size_t> next{0};
+      auto work = [&] {
+        for (size_t i = next++; i < batch.size(); i = next++) {
+          Item& it = batch[i];
+          if (options.histories) History(it.person, it.group);
+          if (render) render(it.group, it.lines);
+        }
+      };
+      std::vector<std::thread> helpers;
+      for (int t = 1; t < threads && static_cast<size_t>(t) < batch.size(); ++t) helpers.emplace_back(work);
+      work();
+      for (auto& t : helpers) t.join();
+      for (Item& it : batch) GM_RETURN_IF_ERROR(sink(it.group, it.lines));
+      batch.clear();
+      return Status::Ok();
+    };
     while (patients_done < options.patients) {
       std::vector<Person> members = Household(rng);
       size_t take = std::min(members.size(), options.patients - patients_done);
@@ -1158,15 +1806,16 @@ struct Generator::Impl {
       }
       for (size_t i = 0; i < members.size(); ++i) {
         ++gp_count_in_cursor;
-        group.clear();
-        group.push_back(PatientResource(members[i]));
-        for (V& v : related[i]) group.push_back(std::move(v));
-        History(members[i], group);
-        GM_RETURN_IF_ERROR(sink(group));
+        Item it;
+        it.group.push_back(PatientResource(members[i]));
+        for (V& v : related[i]) it.group.push_back(std::move(v));
+        it.person = std::move(members[i]);
+        batch.push_back(std::move(it));
       }
       patients_done += members.size();
+      if (batch.size() >= batch_size) GM_RETURN_IF_ERROR(drain());
     }
-    return Status::Ok();
+    return drain();
   }
 };
 
@@ -1176,7 +1825,13 @@ Generator::~Generator() = default;
 const std::vector<json::Value>& Generator::Registry() const { return impl_->registry; }
 
 Status Generator::ForEachPatient(const std::function<Status(std::vector<json::Value>&)>& sink) {
-  return impl_->Run(sink);
+  return impl_->Run(1, Render(), [&](std::vector<json::Value>& group, std::vector<std::string>&) {
+    return sink(group);
+  });
+}
+
+Status Generator::ForEachPatientParallel(int threads, const Render& render, const Sink& sink) {
+  return impl_->Run(std::max(1, threads), render, sink);
 }
 
 json::Value TransactionBundle(const std::vector<json::Value>& resources) {

@@ -1,15 +1,22 @@
 // A deterministic synthetic Norway (grunnmur synth): citizens in real
 // municipalities with households, parental responsibility, confidential
 // addresses, GPs and their lists, health organisations, health personnel with
-// HPR authorisations, and each citizen's history (encounters, conditions,
-// allergies, prescriptions and dispensings, lab results, immunisations).
-// The representation choices are documented in docs/grunndata.md.
+// HPR authorisations, and each citizen's history (≈ 100 resources a citizen
+// on average, few for children, many for the old): GP visits with vital
+// signs, acute and chronic conditions (ICPC-2, ICD-10) with follow-up,
+// prescriptions renewed yearly and their dispensings, laboratory requisitions
+// (ServiceRequest, Specimen, Observations, DiagnosticReport; urine cultures
+// with isolates and susceptibilities), immunisations, allergies, hospital
+// stays (EpisodeOfCare + inpatient Encounter), nursing-home residence and
+// deaths. The representation choices and the distributions are documented in
+// docs/grunndata.md.
 //
 // Determinism: the output is a pure function of (patients, seed); the
 // reference date is fixed (Options::today), no clock, no hash-order
 // iteration, own random number generator (no std:: distributions).
 //
-// Thread-safety: a Generator is used from one thread.
+// Thread-safety: a Generator is used from one thread (ForEachPatientParallel
+// runs the histories on threads of its own).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +43,11 @@ struct Options {
   uint64_t seed = 1;
   // The generator's "today" (ISO date): ages, history and periods are relative to it.
   std::string today = "2026-11-29";
+  // false: the registries and the citizens only (Patient, RelatedPerson), no histories.
+  bool histories = true;
+  // Threads for WriteOutput (0: 1 with fewer than 4 cores, else cores − 1, at
+  // most 8); the output does not depend on it.
+  int threads = 0;
 };
 
 struct Counts {
@@ -59,6 +71,15 @@ class Generator {
   // the RelatedPersons that name the citizen as patient, then the history).
   // A sink returning a non-ok Status stops the generation with that Status.
   Status ForEachPatient(const std::function<Status(std::vector<json::Value>& resources)>& sink);
+
+  // ForEachPatient with the histories generated on `threads` threads:
+  // `render` runs on those threads (concurrently, for different citizens) and
+  // may turn a citizen's resources into text lines; `sink` then gets each
+  // citizen's resources and lines in citizen order on the calling thread.
+  // The resources are the same for any number of threads.
+  using Render = std::function<void(std::vector<json::Value>& resources, std::vector<std::string>& lines)>;
+  using Sink = std::function<Status(std::vector<json::Value>& resources, std::vector<std::string>& lines)>;
+  Status ForEachPatientParallel(int threads, const Render& render, const Sink& sink);
 
  private:
   struct Impl;

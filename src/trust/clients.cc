@@ -44,10 +44,85 @@ std::optional<int64_t> Int(const json::Value& o, std::string_view k) {
 
 }  // namespace
 
+bool Client::Allows(std::string_view grant_type) const {
+  if (grant_types.empty()) return grant_type == "client_credentials";
+  for (const auto& g : grant_types) {
+    if (g == grant_type) return true;
+  }
+  return false;
+}
+
+bool Client::HasRedirectUri(std::string_view uri) const {
+  for (const auto& r : redirect_uris) {
+    if (r == uri) return true;
+  }
+  return false;
+}
+
+bool IsAcceptableRedirectUri(std::string_view uri) {
+  if (uri.size() > 2000 || uri.find('#') != std::string_view::npos) return false;
+  for (char c : uri) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' ||
+        c == '\\' || c == '`') {
+      return false;
+    }
+  }
+  std::string_view rest;
+  bool https = false;
+  if (uri.substr(0, 8) == "https://") {
+    rest = uri.substr(8);
+    https = true;
+  } else if (uri.substr(0, 7) == "http://") {
+    rest = uri.substr(7);
+  } else {
+    return false;
+  }
+  size_t end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+  if (https) return true;
+  std::string_view host = authority;
+  if (host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else if (size_t colon = host.find(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return host == "127.0.0.1" || host == "[::1]" || host == "localhost";
+}
+
 Status ClientRegistry::Put(const std::string& client_id, const std::string& name,
                            const json::Value& jwks, const std::string& allowed_scope,
                            const std::string& orgnr_parent, const std::string& orgnr_child) const {
+  return Put(client_id, name, jwks, allowed_scope, orgnr_parent, orgnr_child, {}, {});
+}
+
+Status ClientRegistry::Put(const std::string& client_id, const std::string& name,
+                           const json::Value& jwks, const std::string& allowed_scope,
+                           const std::string& orgnr_parent, const std::string& orgnr_child,
+                           const std::vector<std::string>& redirect_uris,
+                           std::vector<std::string> grant_types) const {
   namespace fs = std::filesystem;
+  for (const auto& uri : redirect_uris) {
+    if (!IsAcceptableRedirectUri(uri)) {
+      return Status::Error(ErrorCategory::kInvalid, "GM-AUTH-065", "value",
+                           "a redirect URI must be absolute https (or http to a loopback host) "
+                           "without a fragment");
+    }
+  }
+  if (grant_types.empty()) {
+    grant_types.push_back("client_credentials");
+    if (!redirect_uris.empty()) grant_types.push_back("authorization_code");
+  }
+  for (const auto& g : grant_types) {
+    if (g != "client_credentials" && g != "authorization_code") {
+      return Status::Error(ErrorCategory::kInvalid, "GM-AUTH-066", "value",
+                           "grant types are client_credentials and authorization_code");
+    }
+    if (g == "authorization_code" && redirect_uris.empty()) {
+      return Status::Error(ErrorCategory::kInvalid, "GM-AUTH-066", "value",
+                           "authorization_code needs at least one redirect URI");
+    }
+  }
   if (!ValidClientId(client_id)) {
     return Status::Error(ErrorCategory::kInvalid, "GM-AUTH-060", "value",
                          "client ids are 1-128 letters, digits and - _ . :");
@@ -76,6 +151,12 @@ Status ClientRegistry::Put(const std::string& client_id, const std::string& name
   doc.set("scope", allowed_scope);
   doc.set("orgnr_parent", orgnr_parent);
   doc.set("orgnr_child", orgnr_child);
+  json::Value uris = json::Value::MakeArray();
+  for (const auto& u : redirect_uris) uris.push_back(u);
+  doc.set("redirect_uris", std::move(uris));
+  json::Value grants = json::Value::MakeArray();
+  for (const auto& g : grant_types) grants.push_back(g);
+  doc.set("grant_types", std::move(grants));
   std::error_code ec;
   fs::create_directories(dir_, ec);
   ::chmod(dir_.c_str(), 0700);
@@ -116,6 +197,15 @@ Result<std::optional<Client>> ClientRegistry::Find(const std::string& client_id)
   c.allowed_scope = std::string(doc->get_string("scope"));
   c.orgnr_parent = std::string(doc->get_string("orgnr_parent"));
   c.orgnr_child = std::string(doc->get_string("orgnr_child"));
+  auto strings = [&](std::string_view key, std::vector<std::string>& out) {
+    if (const json::Value* a = doc->find(key); a && a->is_array()) {
+      for (const auto& v : a->array()) {
+        if (v.is_string()) out.push_back(v.str());
+      }
+    }
+  };
+  strings("redirect_uris", c.redirect_uris);
+  strings("grant_types", c.grant_types);
   if (const json::Value* jwks = doc->find("jwks")) {
     if (const json::Value* keys = jwks->find("keys"); keys && keys->is_array()) {
       for (const auto& k : keys->array()) {

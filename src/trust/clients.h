@@ -36,7 +36,18 @@ struct Client {
   std::vector<Jwk> keys;
   std::string allowed_scope;  // space-separated scopes the client may be given
   std::string orgnr_parent, orgnr_child;
+  // The authorization-code flow (people): exact redirect URIs and the grant
+  // types the client may use ("client_credentials", "authorization_code").
+  // Registrations without grant types may use client_credentials only.
+  std::vector<std::string> redirect_uris;
+  std::vector<std::string> grant_types;
+  bool Allows(std::string_view grant_type) const;
+  bool HasRedirectUri(std::string_view uri) const;  // exact string match
 };
+
+// A redirect URI a client may register: absolute https, or http only to a
+// loopback host (127.0.0.1, [::1], localhost; RFC 8252 §7.3); no fragment.
+bool IsAcceptableRedirectUri(std::string_view uri);
 
 class ClientRegistry {
  public:
@@ -45,6 +56,14 @@ class ClientRegistry {
   Status Put(const std::string& client_id, const std::string& name, const json::Value& jwks,
              const std::string& allowed_scope, const std::string& orgnr_parent,
              const std::string& orgnr_child) const;
+  // The same with the authorization-code settings (each redirect URI must be
+  // IsAcceptableRedirectUri; grant types among the two supported; empty grant
+  // types: client_credentials, plus authorization_code when redirect URIs are
+  // given). Errors GM-AUTH-065 (redirect URI), GM-AUTH-066 (grant type).
+  Status Put(const std::string& client_id, const std::string& name, const json::Value& jwks,
+             const std::string& allowed_scope, const std::string& orgnr_parent,
+             const std::string& orgnr_child, const std::vector<std::string>& redirect_uris,
+             std::vector<std::string> grant_types) const;
   Result<std::optional<Client>> Find(const std::string& client_id) const;
 
  private:

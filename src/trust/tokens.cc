@@ -379,14 +379,20 @@ Result<Principal> TokenVerifier::Verify(const RequestAuth& request) const {
     if (!key && k.kid() == kid) key = k;
   }
   if (!key) return AuthError("GM-AUTH-006", "the token's signing key is not known");
-  if (!VerifyJws(*jws, *key, options_.algs).ok()) {
+  bool signature_known = false;
+  {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    signature_known = verified_.count(std::string(token)) > 0;
+  }
+  if (!signature_known && !VerifyJws(*jws, *key, options_.algs).ok()) {
     return AuthError("GM-AUTH-006", "the token's signature does not verify");
   }
   const json::Value* aud = claims.find("aud");
+  const std::string& want_aud = issuer->audience.empty() ? options_.audience : issuer->audience;
   bool aud_ok = false;
-  if (aud && aud->is_string()) aud_ok = aud->str() == options_.audience;
+  if (aud && aud->is_string()) aud_ok = aud->str() == want_aud;
   if (aud && aud->is_array() && aud->size() == 1 && aud->array()[0].is_string()) {
-    aud_ok = aud->array()[0].str() == options_.audience;
+    aud_ok = aud->array()[0].str() == want_aud;
   }
   if (!aud_ok) return AuthError("GM-AUTH-007", "the token is not for this audience");
   const int64_t now = clock_.NowUs() / 1'000'000;
@@ -446,6 +452,15 @@ Result<Principal> TokenVerifier::Verify(const RequestAuth& request) const {
   }
   pr.issued_at = start;
   pr.expires_at = *exp;
+  if (!signature_known) {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    if (verified_.size() >= kMaxVerifiedTokens) {
+      // Drop the expired ones; if all are live, start over (bounded memory).
+      std::erase_if(verified_, [&](const auto& e) { return e.second + options_.leeway_s < now; });
+      if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
+    }
+    verified_.emplace(std::string(token), *exp);
+  }
   return pr;
 }
 

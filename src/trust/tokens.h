@@ -169,6 +169,7 @@ struct TrustedIssuer {
   std::shared_ptr<KeyRing> own_keys;  // grunnmur's own issuer
   std::vector<Jwk> keys;              // an external issuer's configured JWKS
   int64_t max_lifetime_s = 3600;
+  std::string audience;               // "" = VerifierOptions::audience
 };
 
 struct VerifierOptions {
@@ -204,6 +205,13 @@ class TokenVerifier {
   VerifierOptions options_;
   const Clock& clock_;
   mutable ReplayCache dpop_jtis_;
+  // Tokens whose signature already verified (the exact token text → its exp):
+  // the signature check is most of a request's authentication cost and a
+  // client sends the same token many times. Everything else (keys still
+  // trusted, audience, times, DPoP proof) is checked on every request.
+  static constexpr size_t kMaxVerifiedTokens = 4096;
+  mutable std::mutex verified_mu_;
+  mutable std::unordered_map<std::string, int64_t> verified_;
 };
 
 // "https://host:port/path?query#frag" → "https://host:port/path" with scheme

@@ -140,7 +140,7 @@ TEST_F(AuthTest, ScopesLimitWhatATokenMayDo) {
   std::string v1 = server().Token({"--scope", "system/Observation.read"});
   EXPECT_EQ(c.Get("/Observation", {{"Authorization", "Bearer " + v1}}).status, 200);
   EXPECT_EQ(c.Get("/Patient", {{"Authorization", "Bearer " + v1}}).status, 403);
-  // Clinician (user) scopes need the policy decision point: refused until it exists.
+  // A clinician's search must name one patient (GM-AUTH-041).
   std::string clinician = server().Token({"--scope", "user/*.rs", "--as-hpr", "9144889"});
   HttpResponse user = c.Get("/Observation", {{"Authorization", "Bearer " + clinician}});
   EXPECT_EQ(user.status, 403);

@@ -24,7 +24,7 @@ const std::pair<const char*, Harness> kTargets[] = {
     {"fuzz_json", gm::fuzz::Json},           {"fuzz_fhirpath", gm::fuzz::FhirPath},
     {"fuzz_search", gm::fuzz::Search},       {"fuzz_http", gm::fuzz::Http},
     {"fuzz_json_patch", gm::fuzz::JsonPatch}, {"fuzz_fhirpath_patch", gm::fuzz::FhirPathPatch},
-    {"fuzz_jwt", gm::fuzz::Jwt},
+    {"fuzz_jwt", gm::fuzz::Jwt},             {"fuzz_svarrapport", gm::fuzz::Svarrapport},
 };
 
 TEST(FuzzRegressionTest, SavedInputsPass) {

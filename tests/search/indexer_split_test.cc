@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -52,6 +55,10 @@ void ExpectSplitEqualsWhole(std::string_view type, std::string_view id, const ch
   joined.insert(joined.end(), write_time->begin(), write_time->end());
   EXPECT_EQ(Keys(joined), Keys(whole->index));
   EXPECT_EQ((*stable)->compartments, whole->compartments);
+  // The compartments-only extraction (access control, audit) agrees too.
+  auto comps = Indexer().Compartments(type, id, *r);
+  ASSERT_TRUE(comps.ok());
+  EXPECT_EQ(*comps, whole->compartments);
 
   // The write-time part is exactly the parameters reading meta.lastUpdated /
   // meta.versionId; nothing else depends on them.
@@ -97,6 +104,33 @@ TEST(IndexerSplit, WithoutMetaTheWriteTimePartIsEmpty) {
   EXPECT_TRUE(write_time->empty());
   ExpectSplitEqualsWhole("Organization", "o", R"({"resourceType":"Organization","id":"o",
     "name":"Helse Nord"})");
+}
+
+// Compartments() equals Extract().compartments for every official R4
+// example (every resource type the examples cover, in order).
+TEST(IndexerCompartments, AgreeWithFullExtractionOnTheR4Examples) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(GM_SHARED_DIR) / "conformance" / "examples-r4";
+  ASSERT_TRUE(fs::is_directory(dir)) << dir;
+  size_t checked = 0, with_compartments = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto doc = json::Parse(text);
+    if (!doc.ok() || !doc->is_object()) continue;
+    std::string type(doc->get_string("resourceType"));
+    std::string id(doc->get_string("id"));
+    auto whole = Indexer().Extract(type, id, *doc);
+    ASSERT_TRUE(whole.ok()) << entry.path();
+    auto comps = Indexer().Compartments(type, id, *doc);
+    ASSERT_TRUE(comps.ok()) << entry.path();
+    EXPECT_EQ(*comps, whole->compartments) << entry.path();
+    ++checked;
+    if (!comps->empty()) ++with_compartments;
+  }
+  EXPECT_GT(checked, 50u);
+  EXPECT_GT(with_compartments, 10u);
 }
 
 }  // namespace

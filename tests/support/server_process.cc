@@ -18,6 +18,8 @@
 #include <mutex>
 #include <thread>
 
+#include "store/postgres/pg_connection.h"
+
 #ifndef GM_BINARY
 #error "GM_BINARY must point at the grunnmur binary"
 #endif
@@ -35,6 +37,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  DropTestDatabase(path_);
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
@@ -58,6 +61,71 @@ std::string ShellQuote(const std::string& s) {
 }
 }  // namespace
 
+// ---- PostgreSQL (GM_TEST_PG_URL) ----------------------------------------------
+// One database per data directory, created on the first server started with
+// that directory and dropped with the TempDir: a restarted server finds its
+// data, and servers sharing a data directory share a database (several nodes).
+namespace {
+std::mutex& DbMutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, std::string>& DbByDir() {
+  static std::map<std::string, std::string> m;
+  return m;
+}
+// The admin URL with its database name replaced by `db`.
+std::string WithDatabase(const std::string& url, const std::string& db) {
+  size_t slash = url.find('/', url.find("//") + 2);
+  std::string base = slash == std::string::npos ? url : url.substr(0, slash);
+  size_t q = slash == std::string::npos ? std::string::npos : url.find('?', slash);
+  return base + "/" + db + (q == std::string::npos ? "" : url.substr(q));
+}
+}  // namespace
+
+std::string TestPostgresUrl() {
+  const char* url = std::getenv("GM_TEST_PG_URL");
+  return url == nullptr ? std::string() : std::string(url);
+}
+
+std::string TestDatabaseFor(const std::string& data_dir) {
+  const std::string admin = TestPostgresUrl();
+  if (admin.empty()) return {};
+  std::lock_guard<std::mutex> l(DbMutex());
+  auto it = DbByDir().find(data_dir);
+  if (it != DbByDir().end()) return WithDatabase(admin, it->second);
+  static int counter = 0;
+  std::string name = "gmt_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+  auto c = store::postgres::PgConnection::Open(admin);
+  if (!c.ok()) throw std::runtime_error("GM_TEST_PG_URL: " + c.status().message());
+  Status st = (*c)->Exec("CREATE DATABASE " + name);
+  if (!st.ok()) throw std::runtime_error("CREATE DATABASE failed: " + st.message());
+  DbByDir()[data_dir] = name;
+  return WithDatabase(admin, name);
+}
+
+void ShareTestDatabase(const std::string& from_dir, const std::string& to_dir) {
+  if (TestPostgresUrl().empty()) return;
+  TestDatabaseFor(from_dir);
+  std::lock_guard<std::mutex> l(DbMutex());
+  DbByDir()[to_dir] = DbByDir()[from_dir];
+}
+
+void DropTestDatabase(const std::string& data_dir) {
+  const std::string admin = TestPostgresUrl();
+  if (admin.empty()) return;
+  std::string name;
+  {
+    std::lock_guard<std::mutex> l(DbMutex());
+    auto it = DbByDir().find(data_dir);
+    if (it == DbByDir().end()) return;
+    name = it->second;
+    DbByDir().erase(it);
+  }
+  auto c = store::postgres::PgConnection::Open(admin);
+  if (c.ok()) (void)(*c)->Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+}
+
 std::string TokenForPort(uint16_t port) {
   std::lock_guard<std::mutex> l(TokenMutex());
   auto it = TokenMap().find(port);
@@ -79,6 +147,8 @@ std::string ServerProcess::Token(const std::vector<std::string>& token_args) con
 }
 
 ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args) {
+  const std::string db_url = TestDatabaseFor(data_dir);
+  db_url_ = db_url;
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
   pid_ = fork();
@@ -92,6 +162,10 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
     close(out[1]);
     std::vector<std::string> args = {GM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data",
                                      data_dir, "--log-level", "warn"};
+    if (!db_url.empty()) {
+      args.push_back("--db");
+      args.push_back(db_url);
+    }
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

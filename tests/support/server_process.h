@@ -25,10 +25,25 @@ class TempDir {
   std::string path_;
 };
 
+// PostgreSQL runs of the suites: when the environment variable GM_TEST_PG_URL
+// names a PostgreSQL server (postgresql://user@host:port/postgres), every
+// ServerProcess uses `--db` with a database of its own, created on the first
+// start with a data directory and reused by later servers with the same data
+// directory (restarts; several nodes on one database); TempDir's destructor
+// drops it. Without the variable, servers use SQLite in the data directory.
+std::string TestPostgresUrl();  // "" when GM_TEST_PG_URL is unset
+// The --db URL for servers on `data_dir` ("" without GM_TEST_PG_URL).
+std::string TestDatabaseFor(const std::string& data_dir);
+void DropTestDatabase(const std::string& data_dir);
+// Servers on `to_dir` use the database of `from_dir` (several nodes, each with
+// its own data directory: its own audit log, copies of the shared keys).
+void ShareTestDatabase(const std::string& from_dir, const std::string& to_dir);
+
 class ServerProcess {
  public:
   // Starts `grunnmur serve` on 127.0.0.1:0 with the given data directory and
   // extra arguments; waits until it prints its address and answers /readyz.
+  // With GM_TEST_PG_URL set, on that data directory's PostgreSQL database.
   explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
   ~ServerProcess();  // SIGTERM, then wait (SIGKILL after a grace period)
 
@@ -40,6 +55,8 @@ class ServerProcess {
   std::string Token(const std::vector<std::string>& token_args) const;
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   pid_t pid() const { return pid_; }
+  // The PostgreSQL database URL the server uses ("" for SQLite).
+  const std::string& db_url() const { return db_url_; }
   bool running() const { return pid_ > 0; }
   // kill -9, without waiting for anything.
   void Kill9();
@@ -51,6 +68,7 @@ class ServerProcess {
   uint16_t port_ = 0;
   std::string data_dir_;
   std::string token_;
+  std::string db_url_;
 };
 
 struct HttpResponse {

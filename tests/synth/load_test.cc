@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/json.h"
 #include "tests/support/server_process.h"
@@ -174,6 +175,34 @@ TEST(Demo, LoadsIntoAnEmptyStoreOnlyOnce) {
     ServerProcess server(data, {"--demo", "35"});  // not empty: nothing loaded
     HttpClient http(server.port());
     EXPECT_EQ(Total(http.Get("/Patient?_summary=count")), 20);
+  }
+}
+
+// Beyond the first 100 citizens the demo loads in the background: the server
+// serves at once, the population completes, and a stop during the load is clean.
+TEST(Demo, LoadsTheRestInTheBackgroundAndStopsCleanly) {
+  TempDir dir;
+  {
+    ServerProcess server(dir.path() + "/data", {"--demo", "130"});
+    HttpClient http(server.port());
+    // Served while loading: at least the first 100 citizens are in.
+    EXPECT_GE(Total(http.Get("/Patient?_summary=count")), 100);
+    int64_t n = 0;
+    for (int i = 0; i < 600 && n < 130; ++i) {  // polls for at most ~2 minutes
+      n = Total(http.Get("/Patient?_summary=count"));
+      if (n < 130) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_EQ(n, 130);
+    EXPECT_GT(Total(http.Get("/DiagnosticReport?_summary=count")), 0);
+    EXPECT_GT(Total(http.Get("/Specimen?_summary=count")), 0);
+    // The last citizen's record is in: Patient and history in one transaction.
+    EXPECT_GT(Total(http.Get("/Encounter?patient=p130&_summary=count")) +
+                  Total(http.Get("/Immunization?patient=p130&_summary=count")),
+              0);
+  }
+  {
+    ServerProcess server(dir.path() + "/data2", {"--demo", "2000"});
+    EXPECT_EQ(server.Terminate(), 0);  // SIGTERM while the background load runs
   }
 }
 
