@@ -342,6 +342,16 @@ set yrange [0:*]
 plot 'read.dat' using 2:3:4:xtic(1) notitle
 `));
 }
+// E-resept cycles (bench/eresept/cycles.mjs).
+if (exists('eresept.json')) {
+  const e = readJson('eresept.json');
+  results.eresept = e;
+  md.push('## E-resept: prescribe → lock → dispense cycles (durable, SQLite), pharmacies in parallel', '');
+  md.push('| pharmacies | seconds | cycles | cycles/s | refused (lost races) | errors | p50 prescribe / lock / dispense ms | p99 prescribe / lock / dispense ms |');
+  md.push('|---|---|---|---|---|---|---|---|');
+  const f = (x) => (x == null ? '–' : x.toFixed(1));
+  md.push(`| ${e.pharmacies} | ${e.seconds.toFixed(1)} | ${e.cycles} | ${e.cycles_per_s.toFixed(1)} | ${e.refused} | ${e.errors} | ${f(e.p50_ms.prescribe)} / ${f(e.p50_ms.lock)} / ${f(e.p50_ms.dispense)} | ${f(e.p99_ms.prescribe)} / ${f(e.p99_ms.lock)} / ${f(e.p99_ms.dispense)} |`, '');
+}
 results.plots = plots.filter(Boolean);
 if (!hasGnuplot) md.push('_gnuplot not installed: no plots (Debian package gnuplot-nox; `make bench` installs it)._', '');
 else if (results.plots.length) md.push(`Plots: ${results.plots.map((p) => `![${p}](${p})`).join(' ')}`, '');
@@ -386,7 +396,11 @@ if (results.meta.smoke) {
     }
     for (const q of results.read.searches) if (q.errors) problems.push(`read search ${q.contender} ${q.name}: ${q.errors} errors (${q.first_error})`);
   }
-  if (!fpWanted && !(results.search ?? []).length && !results.ingest && !results.read) problems.push('no workload ran');
+  if (results.eresept) {
+    if (!(results.eresept.cycles > 0)) problems.push('eresept: no completed cycles');
+    if (results.eresept.errors) problems.push(`eresept: ${results.eresept.errors} errors`);
+  }
+  if (!fpWanted && !(results.search ?? []).length && !results.ingest && !results.read && !results.eresept) problems.push('no workload ran');
   if (problems.length) {
     console.error(`bench smoke FAILED:\n  ${problems.join('\n  ')}`);
     process.exit(1);

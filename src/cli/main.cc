@@ -2,13 +2,16 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "audit/log.h"
 #include "cli/commands.h"
@@ -44,6 +47,7 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   std::string data = "./var";
   std::string base_url;
+  int lab_release_delay_days = 14;
   size_t io_threads = 2;
   size_t worker_threads = 16;
   size_t max_body_mib = 32;
@@ -59,6 +63,7 @@ struct ServeArgs {
   // embedded SQLite one (keys and the rest of the data directory stay in --data).
   std::string db;
   size_t db_connections = 8;  // --db-connections: PostgreSQL pool size
+  int definitions_refresh_s = 10;  // --definitions-refresh: seconds (PostgreSQL; 0 = off)
   // External issuers (the real HelseID, Keycloak): --trusted-issuer URL and
   // --trusted-jwks FILE, repeated in pairs; keys only from the files.
   std::vector<std::string> trusted_issuers, trusted_jwks;
@@ -188,6 +193,7 @@ int Serve(const ServeArgs& args) {
   gm::http::Server* server_ptr = nullptr;
   gm::rest::Options rest_options;
   rest_options.software_version = kVersion;
+  rest_options.lab_release_delay_days = args.lab_release_delay_days;
   gm::rest::Context context{**store,     model,          clock,
                             indexer,     NewUuid,        rest_options,
                             page_tokens->get(), &profiles};
@@ -217,6 +223,37 @@ int Serve(const ServeArgs& args) {
     (*store)->Close();
     return 1;
   }
+  // Several nodes on one PostgreSQL database: definitions (profiles, value
+  // sets, code systems) written through another node are picked up within
+  // --definitions-refresh seconds. Each poll looks back a minute, so clock
+  // differences between nodes up to that do not lose a definition.
+  std::mutex refresh_mu;
+  std::condition_variable refresh_cv;
+  bool refresh_stop = false;
+  std::thread refresher;
+  if (!db.empty() && args.definitions_refresh_s > 0) {
+    refresher = std::thread([&] {
+      int64_t since = clock.NowUs();
+      std::unique_lock<std::mutex> lock(refresh_mu);
+      while (!refresh_cv.wait_for(lock, std::chrono::seconds(args.definitions_refresh_s),
+                                  [&] { return refresh_stop; })) {
+        lock.unlock();
+        const int64_t started = clock.NowUs();
+        auto newest = gm::rest::RefreshStoredProfiles(context, since - 60'000'000);
+        if (!newest.ok()) spdlog::warn("refreshing definitions: {}", newest.status().message());
+        else since = std::max(started, *newest);
+        lock.lock();
+      }
+    });
+  }
+  auto stop_refresher = [&] {
+    {
+      std::lock_guard<std::mutex> lock(refresh_mu);
+      refresh_stop = true;
+    }
+    refresh_cv.notify_all();
+    if (refresher.joinable()) refresher.join();
+  };
   gm::rest::Service service(
       context,
       [&]() -> std::string {
@@ -239,6 +276,7 @@ int Serve(const ServeArgs& args) {
   server_ptr = &server;
   if (gm::Status st = server.Start(); !st.ok()) {
     spdlog::error("cannot listen on {}: {}", args.listen, st.message());
+    stop_refresher();
     (*store)->Close();
     return 1;
   }
@@ -271,6 +309,7 @@ int Serve(const ServeArgs& args) {
   server.Stop(std::chrono::seconds(20));
   server.Wait();
   demo_background.Stop();
+  stop_refresher();
   if (gm::Status st = (*audit_log)->Close(); !st.ok()) {
     spdlog::error("closing the audit log: {}", st.message());
   }
@@ -294,6 +333,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--base-url", serve.base_url,
                         "Public base URL (default: http://HOST:PORT)");
+  serve_cmd->add_option("--lab-release-delay-days", serve.lab_release_delay_days,
+                        "Days after a lab result is issued that a NORU (delayed release) result "
+                        "becomes visible to the citizen without the requester's release")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3650));
   serve_cmd->add_option("--io-threads", serve.io_threads, "Network threads")->capture_default_str();
   serve_cmd->add_option("--workers", serve.worker_threads, "Request worker threads")
       ->capture_default_str();
@@ -324,6 +368,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--db", serve.db,
                         "PostgreSQL store, postgresql://user@host:port/db (default: SQLite in "
                         "--data); several nodes may share one database");
+  serve_cmd->add_option("--definitions-refresh", serve.definitions_refresh_s,
+                        "With --db: seconds between picking up profiles, value sets and code "
+                        "systems written through other nodes (0: only at start)")
+      ->capture_default_str();
   serve_cmd->add_option("--db-connections", serve.db_connections,
                         "PostgreSQL connection pool size")->capture_default_str();
   serve_cmd->add_option("--trusted-issuer", serve.trusted_issuers,

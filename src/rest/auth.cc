@@ -9,6 +9,7 @@
 #include "no/confidentiality.h"
 #include "no/identifiers.h"
 #include "rest/outcome.h"
+#include "rest/provesvar_access.h"
 
 namespace gm::rest {
 
@@ -684,6 +685,7 @@ RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principa
   pol.decided = true;
   pol.mode = mode;
   pol.caller = CallerFrom(principal, mode);
+  ApplyAccessBasis(req, target, method, pol.caller, ctx.clock.NowUs() / 1'000'000);
   const bool restricted = mode == AccessMode::kSystem && RestrictedKind(pol.caller.kind);
   pol.rule = RouteRuleFor(target, method, mode, restricted);
   const int64_t now_s = ctx.clock.NowUs() / 1'000'000;
@@ -726,6 +728,12 @@ RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principa
       if (a.status == "active" && pol.practitioner_authorization.empty()) {
         pol.practitioner_authorization = a.code;
       }
+    }
+    // Prøvesvar search: the role the clinician states must be theirs (audited as such).
+    if (Status role = CheckRequesterRole(req, target, method, clinician,
+                                         pol.practitioner_authorization);
+        !role.ok()) {
+      return fail(role);
     }
   }
   if (mode == AccessMode::kPatient) {

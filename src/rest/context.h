@@ -28,6 +28,10 @@ struct Options {
   size_t max_transaction_entries = 10000;
   size_t max_json_depth = 128;
   std::string software_version = "0.1.0";
+  // Pasientens prøvesvar: days after a result's release clock (issued) that a
+  // result labelled NORU (delayed release) becomes visible to the citizen
+  // without the requester's release (serve --lab-release-delay-days).
+  int lab_release_delay_days = 14;
 };
 
 struct Context {

@@ -171,6 +171,28 @@ Status LoadStoredProfiles(const Context& ctx) {
   return Status::Ok();
 }
 
+Result<int64_t> RefreshStoredProfiles(const Context& ctx, int64_t since_us) {
+  int64_t newest = since_us;
+  if (ctx.profiles == nullptr) return newest;
+  for (const char* type : {"CodeSystem", "ValueSet", "StructureDefinition"}) {
+    Params params = {{"_lastUpdated", "ge" + time::FormatInstant(since_us)}};
+    GM_ASSIGN_OR_RETURN(search::ParsedSearch parsed,
+                        search::ParseSearch(ctx.model, type, params, search::ParseOptions{.strict = true}));
+    store::Query q = std::move(parsed.query);
+    q.limit = 500;
+    while (true) {
+      GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));
+      for (const auto& v : page.resources) {
+        AfterCommit(ctx, v);
+        newest = std::max(newest, v.last_updated_us);
+      }
+      if (page.next.empty()) break;
+      q.after = page.next;
+    }
+  }
+  return newest;
+}
+
 void AfterCommit(const Context& ctx, const store::ResourceVersion& version) {
   if (ctx.profiles == nullptr || version.deleted ||
       !profile::ProfileRegistry::Handles(version.type)) {

@@ -44,6 +44,11 @@ void AfterCommit(const Context& ctx, const store::ResourceVersion& version);
 // At start-up: registers the stored StructureDefinitions, ValueSets and
 // CodeSystems with ctx.profiles.
 Status LoadStoredProfiles(const Context& ctx);
+// Registers those written (by any node) at or after since_us; returns the
+// newest lastUpdated seen (since_us when none). Several nodes on one
+// database call it periodically, so a definition created through one node is
+// enforced by the others within that period (docs/SCALING.md).
+Result<int64_t> RefreshStoredProfiles(const Context& ctx, int64_t since_us);
 // Validate(...).status.
 Status ValidateResource(const Context& ctx, const json::Value& resource);
 

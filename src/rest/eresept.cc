@@ -607,6 +607,20 @@ http::Response Dispensable(Call& call) {
 using eresept::kPllSystem;
 constexpr const char* kReceiptPath = "pll-receipt";
 
+// Makes `list` the patient's PLL: its code and subject (whatever the sender wrote).
+void MarkAsPll(Value& list, const std::string& patient_id) {
+  Value coding = Value::MakeObject();
+  coding.set("system", Value(kPllSystem));
+  coding.set("code", Value("PLL"));
+  coding.set("display", Value("Pasientens legemiddelliste"));
+  Value code = Value::MakeObject();
+  code.set("coding", Value(json::Array{std::move(coding)}));
+  list.set("code", std::move(code));
+  Value subject = Value::MakeObject();
+  subject.set("reference", Value("Patient/" + patient_id));
+  list.set("subject", std::move(subject));
+}
+
 std::string PatientCriteria(const std::string& patient_id) {
   return "subject=Patient/" + patient_id + "&code=" + std::string(kPllSystem) + "|PLL";
 }
@@ -673,16 +687,7 @@ http::Response MedicationList(Call& call) {
     empty.set("resourceType", Value("List"));
     empty.set("status", Value("current"));
     empty.set("mode", Value("working"));
-    Value coding = Value::MakeObject();
-    coding.set("system", Value(kPllSystem));
-    coding.set("code", Value("PLL"));
-    coding.set("display", Value("Pasientens legemiddelliste"));
-    Value code = Value::MakeObject();
-    code.set("coding", Value(json::Array{std::move(coding)}));
-    empty.set("code", std::move(code));
-    Value subject = Value::MakeObject();
-    subject.set("reference", Value("Patient/" + patient_id));
-    empty.set("subject", std::move(subject));
+    MarkAsPll(empty, patient_id);
     r.status = 200;
     r.SetHeader("Content-Type", "application/fhir+json; charset=utf-8");
     r.body = RenderJson(empty, call.format);
@@ -767,16 +772,7 @@ http::Response MedicationListUpdate(Call& call) {
     Value body = *list;
     body.set("id", Value(id));
     body.erase("meta");
-    Value coding = Value::MakeObject();
-    coding.set("system", Value(kPllSystem));
-    coding.set("code", Value("PLL"));
-    coding.set("display", Value("Pasientens legemiddelliste"));
-    Value code = Value::MakeObject();
-    code.set("coding", Value(json::Array{std::move(coding)}));
-    body.set("code", std::move(code));
-    Value subject = Value::MakeObject();
-    subject.set("reference", Value("Patient/" + patient_id));
-    body.set("subject", std::move(subject));
+    MarkAsPll(body, patient_id);
     GM_ASSIGN_OR_RETURN(auto r, DoUpdate(call.ctx, txn, "List", id, std::move(body),
                                          current_version == 0 ? std::nullopt : std::optional<int64_t>(current_version),
                                          WriteGuard::kEresept));

@@ -7,6 +7,7 @@
 #include "labs/svarrapport.h"
 #include "rest/handlers.h"
 #include "rest/outcome.h"
+#include "rest/provesvar_access.h"
 
 namespace gm::rest {
 
@@ -67,6 +68,12 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
       return r;
     }
     AccessMode mode = need.permissions == 0 ? AccessMode::kSystem : ModeFor(*who, need);
+    // Pasientens prøvesvar's national search API: access-basis, person-id.
+    if (Status pvs = PrepareProvesvarSearch(ctx_, req, *target, mode); !pvs.ok()) {
+      http::Response r = ErrorResponse(pvs);
+      r.interaction = "forbidden";
+      return r;
+    }
     auto query = ParseForm(req.query);
     policy = DecideRequest(ctx_, *who, mode, *target, m, query.ok() ? *query : Params{}, req);
     principal = std::move(*who);
@@ -279,6 +286,13 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   }
   if (r.status == 405) {
     r.SetHeader("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
+  }
+  if (policy && principal) {
+    // Lab results hidden from this person (NORS, NORU): 404 or left out.
+    FilterResultsForViewer(ctx_, ViewerFor(ctx_, *policy, req, *target), *target,
+                           policy->patient_scope.empty() ? policy->patients
+                                                         : policy->patient_scope,
+                           r);
   }
   if (policy && principal) {
     // The audit: one AuditEvent per patient touched, durable before the

@@ -171,10 +171,10 @@ TEST(KillTest, RandomKillsLoseNothingAcknowledgedAndHalfApplyNothing) {
   }
   EXPECT_GT(acked, kills) << "too few transactions acknowledged to mean anything";
   EXPECT_EQ(refused, 0) << "transactions answered with an error";
-  std::printf("[kill] seed %u: %d kills, %d checks clean, %d transactions acknowledged (all "
+  std::printf("[kill] %s, seed %u: %d kills, %d checks clean, %d transactions acknowledged (all "
               "present), %d unacknowledged of which %d committed and %d absent\n",
-              seed, kills, checks, acked, unacked_present + unacked_absent, unacked_present,
-              unacked_absent);
+              TestPostgresUrl().empty() ? "SQLite" : "PostgreSQL", seed, kills, checks, acked,
+              unacked_present + unacked_absent, unacked_present, unacked_absent);
 }
 
 }  // namespace
