@@ -290,12 +290,18 @@ TEST_F(HostileTest, SixtyFourKilobyteUrlIsRefused) {
 TEST_F(HostileTest, SlowlorisIsCutOff) {
   // 16 clients each send one byte a second of a header that never ends; the
   // server's read timeout (2 s) must cut each off before our 12 bytes are sent.
+  // A client that could not connect at all (a busy machine) is not a slow
+  // client the server kept: it is counted apart, and every one that did
+  // connect must have been cut off.
   std::vector<std::thread> slow;
-  std::atomic<int> cut{0};
+  std::atomic<int> cut{0}, not_connected{0}, survived{0};
   for (int i = 0; i < 16; ++i) {
     slow.emplace_back([&] {
       Raw raw(server_->port(), 15000);
-      if (!raw.ok()) return;
+      if (!raw.ok()) {
+        ++not_connected;
+        return;
+      }
       const std::string header = "GET /metadata HTTP/1.1\r\nX-Slow: ";
       for (size_t k = 0; k < 12; ++k) {
         if (!raw.Send(std::string_view(&header[k], 1))) {
@@ -306,11 +312,15 @@ TEST_F(HostileTest, SlowlorisIsCutOff) {
       }
       const int status = raw.ReadStatus();
       if (status == 408 || raw.closed()) ++cut;
+      else ++survived;
     });
   }
   for (auto& t : slow) t.join();
-  EXPECT_EQ(cut.load(), 16);
-  outcome_ = std::to_string(cut.load()) + "/16 slow clients cut off (408 or closed)";
+  EXPECT_EQ(survived.load(), 0) << "slow clients the server kept";
+  EXPECT_EQ(cut.load() + not_connected.load(), 16);
+  EXPECT_GE(cut.load(), 8) << not_connected.load() << " could not connect";
+  outcome_ = std::to_string(cut.load()) + "/16 slow clients cut off (408 or closed)" +
+             (not_connected.load() ? ", " + std::to_string(not_connected.load()) + " never connected" : "");
 }
 
 TEST_F(HostileTest, ManyIdleConnectionsDoNotStarveOthers) {
