@@ -4,11 +4,6 @@
 // and prints one line per file: what was written, or why it was rejected.
 // Exit status: 0 every file ingested, 1 some rejected, 2 the server could not
 // be reached or a file could not be read.
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -16,86 +11,12 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/http_post.h"
 #include "core/json.h"
 
 namespace gm::cli {
 
 namespace {
-
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = boost::asio::ip::tcp;
-
-struct Target {
-  std::string host, port = "80", base;
-};
-
-bool ParseTarget(std::string_view url, Target& out) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) return false;
-  url.remove_prefix(kScheme.size());
-  size_t slash = url.find('/');
-  std::string_view hostport = url.substr(0, slash);
-  if (slash != std::string_view::npos) out.base = std::string(url.substr(slash));
-  while (!out.base.empty() && out.base.back() == '/') out.base.pop_back();
-  size_t colon = hostport.rfind(':');
-  out.host = std::string(hostport.substr(0, colon));
-  if (colon != std::string_view::npos) out.port = std::string(hostport.substr(colon + 1));
-  return !out.host.empty();
-}
-
-class Sender {
- public:
-  Sender(Target t, std::string token) : t_(std::move(t)), token_(std::move(token)), stream_(ioc_) {}
-
-  // The HTTP status (0: transport error, see error).
-  int Post(const std::string& xml, std::string& body, std::string& error) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      try {
-        if (!connected_) {
-          tcp::resolver resolver(ioc_);
-          stream_.connect(resolver.resolve(t_.host, t_.port));
-          connected_ = true;
-        }
-        bhttp::request<bhttp::string_body> req{bhttp::verb::post, t_.base + "/$svarrapport", 11};
-        req.set(bhttp::field::host, t_.host);
-        req.set(bhttp::field::content_type, "application/xml");
-        req.set(bhttp::field::accept, "application/fhir+json");
-        if (!token_.empty()) req.set(bhttp::field::authorization, "Bearer " + token_);
-        req.keep_alive(true);
-        req.body() = xml;
-        req.prepare_payload();
-        bhttp::write(stream_, req);
-        beast::flat_buffer buffer;
-        bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(boost::none);
-        bhttp::read(stream_, buffer, parser);
-        auto res = parser.release();
-        if (!res.keep_alive()) Close();
-        body = std::move(res.body());
-        return static_cast<int>(res.result_int());
-      } catch (const std::exception& e) {
-        Close();
-        error = e.what();
-      }
-    }
-    return 0;
-  }
-
- private:
-  void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
-    connected_ = false;
-  }
-
-  Target t_;
-  std::string token_;
-  boost::asio::io_context ioc_;
-  beast::tcp_stream stream_;
-  bool connected_ = false;
-};
 
 // "3 created, 5 updated, 4 unchanged" from a transaction-response.
 std::string Summary(const json::Value& bundle) {
@@ -141,16 +62,16 @@ std::string FirstIssue(const json::Value& oo) {
 }  // namespace
 
 int RunIngestSvarrapport(const IngestArgs& args) {
-  Target target;
-  if (!ParseTarget(args.url, target)) {
+  auto target = ParseServerUrl(args.url);
+  if (!target) {
     std::fprintf(stderr, "--url must be http://HOST[:PORT][/base]\n");
     return 2;
   }
-  std::string token = args.token;
-  if (token.empty()) {
-    if (const char* env = std::getenv("GRUNNMUR_TOKEN")) token = env;
+  target->token = args.token;
+  if (target->token.empty()) {
+    if (const char* env = std::getenv("GRUNNMUR_TOKEN")) target->token = env;
   }
-  Sender sender(target, token);
+  PostConnection sender(*target);
   size_t ok = 0, rejected = 0;
   for (const std::string& file : args.files) {
     std::ifstream in(file, std::ios::binary);
@@ -161,7 +82,7 @@ int RunIngestSvarrapport(const IngestArgs& args) {
     std::stringstream ss;
     ss << in.rdbuf();
     std::string body, error;
-    int status = sender.Post(ss.str(), body, error);
+    int status = sender.Post("/$svarrapport", "application/xml", ss.str(), body, error);
     if (status == 0) {
       std::fprintf(stderr, "%s: the server could not be reached: %s\n", file.c_str(), error.c_str());
       return 2;

@@ -6,10 +6,6 @@
 // transaction per line; --patients-per-bundle lines are merged into one
 // request) or the ndjson format (<Type>.ndjson; registry types first, then
 // the rest, --resources-per-bundle resources per transaction).
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -23,98 +19,12 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/http_post.h"
 #include "core/json.h"
 
 namespace gm::cli {
 
 namespace {
-
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = boost::asio::ip::tcp;
-
-struct Url {
-  std::string host;
-  std::string port;
-  std::string base;  // path prefix without trailing slash
-  std::string token;  // access token ("" = none)
-};
-
-std::optional<Url> ParseUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
-  url.remove_prefix(kScheme.size());
-  Url out;
-  size_t slash = url.find('/');
-  std::string_view hostport = url.substr(0, slash);
-  out.base = slash == std::string_view::npos ? "" : std::string(url.substr(slash));
-  while (!out.base.empty() && out.base.back() == '/') out.base.pop_back();
-  size_t colon = hostport.rfind(':');
-  if (colon == std::string_view::npos) {
-    out.host = std::string(hostport);
-    out.port = "80";
-  } else {
-    out.host = std::string(hostport.substr(0, colon));
-    out.port = std::string(hostport.substr(colon + 1));
-  }
-  if (out.host.size() > 2 && out.host.front() == '[') out.host = out.host.substr(1, out.host.size() - 2);
-  if (out.host.empty()) return std::nullopt;
-  return out;
-}
-
-// One keep-alive connection; reconnects once when the server closed it.
-class Connection {
- public:
-  explicit Connection(const Url& url) : url_(url), stream_(ioc_) {}
-
-  // Returns the status (0 on a transport error, with `error` set).
-  int Post(const std::string& body, std::string& response, std::string& error) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      try {
-        if (!connected_) {
-          tcp::resolver resolver(ioc_);
-          stream_.connect(resolver.resolve(url_.host, url_.port));
-          connected_ = true;
-        }
-        bhttp::request<bhttp::string_body> req{bhttp::verb::post, url_.base + "/", 11};
-        req.set(bhttp::field::host, url_.host);
-        req.set(bhttp::field::content_type, "application/fhir+json");
-        req.set(bhttp::field::accept, "application/fhir+json");
-        req.set("Prefer", "return=minimal");
-        if (!url_.token.empty()) req.set(bhttp::field::authorization, "Bearer " + url_.token);
-        req.keep_alive(true);
-        req.body() = body;
-        req.prepare_payload();
-        bhttp::write(stream_, req);
-        beast::flat_buffer buffer;
-        bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(boost::none);
-        bhttp::read(stream_, buffer, parser);
-        auto res = parser.release();
-        if (!res.keep_alive()) Close();
-        response = std::move(res.body());
-        return static_cast<int>(res.result_int());
-      } catch (const std::exception& e) {
-        Close();
-        error = e.what();
-      }
-    }
-    return 0;
-  }
-
- private:
-  void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
-    connected_ = false;
-  }
-
-  Url url_;
-  boost::asio::io_context ioc_;
-  beast::tcp_stream stream_;
-  bool connected_ = false;
-};
 
 // Reads request bodies from line files, thread-safely.
 class Source {
@@ -202,20 +112,21 @@ class Source {
 };
 
 // Sends everything from `source` over `connections` connections; false on the first failure.
-bool Drain(Source& source, const Url& url, size_t connections, std::atomic<size_t>& resources,
+bool Drain(Source& source, const ServerUrl& url, size_t connections, std::atomic<size_t>& resources,
            std::atomic<size_t>& requests, std::string& failure) {
   std::atomic<bool> failed{false};
   std::mutex mu;
   std::vector<std::thread> threads;
   for (size_t t = 0; t < connections; ++t) {
     threads.emplace_back([&] {
-      Connection conn(url);
+      PostConnection conn(url);
       while (!failed.load()) {
         size_t n = 0;
         std::optional<std::string> body = source.Next(n);
         if (!body) break;
         std::string response, error;
-        int status = conn.Post(*body, response, error);
+        int status = conn.Post("/", "application/fhir+json", *body, response, error,
+                               {{"Prefer", "return=minimal"}});
         if (status < 200 || status > 299) {
           std::lock_guard<std::mutex> lock(mu);
           if (!failed.exchange(true)) {
@@ -244,7 +155,7 @@ bool Drain(Source& source, const Url& url, size_t connections, std::atomic<size_
 }  // namespace
 
 int RunLoad(const LoadArgs& args) {
-  auto url = ParseUrl(args.url);
+  auto url = ParseServerUrl(args.url);
   if (!url) {
     std::cerr << "load: --url must be http://HOST:PORT[/base]\n";
     return 2;

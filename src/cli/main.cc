@@ -159,7 +159,7 @@ int Serve(const ServeArgs& args) {
     return 1;
   }
   gm::trust::VerifierOptions verifier_options;
-  verifier_options.issuers.push_back(gm::trust::TrustedIssuer{args.issuer, *keys, {}, 24 * 3600});
+  verifier_options.issuers.push_back(gm::trust::TrustedIssuer{args.issuer, *keys, {}, 24 * 3600, {}});
   verifier_options.audience = args.audience;
   if (args.trusted_issuers.size() != args.trusted_jwks.size() ||
       (!args.trusted_audiences.empty() &&

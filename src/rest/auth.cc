@@ -1,5 +1,6 @@
 #include "rest/auth.h"
 #include "rest/eresept_ops.h"
+#include "no/hpr.h"
 
 #include <algorithm>
 #include <cctype>
@@ -42,7 +43,7 @@ Requirement RequirementFor(const Target& t, const std::string& method) {
       return r;
     case Route::kSystem:
       r.type = "*";
-      r.permissions = get ? trust::kSearch : kAll;  // batch/transaction: anything inside
+      r.permissions = get ? static_cast<uint8_t>(trust::kSearch) : kAll;  // batch/transaction: anything inside
       return r;
     case Route::kSystemHistory:
       r.type = "*";
@@ -141,9 +142,6 @@ namespace {
 constexpr std::string_view kControlSystem = "http://grunnmur.no/fhir/CodeSystem/citizen-control";
 constexpr std::string_view kParentalResponsibility =
     "http://hl7.no/fhir/CodeSystem/no-basis-parental-responsibility";
-constexpr std::string_view kAuthorization9060 = "urn:oid:2.16.578.1.12.4.1.1.9060";
-constexpr std::string_view kHprStatusExtension =
-    "http://grunnmur.no/fhir/StructureDefinition/hpr-authorization-status";
 constexpr std::string_view kOrgnrSystem = "urn:oid:2.16.578.1.12.4.1.4.101";
 
 bool IsGet(const std::string& m) { return m == "GET" || m == "HEAD"; }
@@ -447,27 +445,7 @@ Result<trust::ClinicianFacts> GatherClinicianFacts(const Context& ctx, const std
       name += n.get_string("family");
     }
   }
-  if (const json::Value* quals = p.find("qualification"); quals && quals->is_array()) {
-    for (const auto& q2 : quals->array()) {
-      const json::Value* codings = q2.find("code") ? q2.find("code")->find("coding") : nullptr;
-      if (codings == nullptr || !codings->is_array()) continue;
-      std::string status;
-      if (const json::Value* ext = q2.find("extension"); ext && ext->is_array()) {
-        for (const auto& e : ext->array()) {
-          if (e.get_string("url") == kHprStatusExtension) status = e.get_string("valueCode");
-        }
-      }
-      if (status.empty()) {
-        const json::Value* period = q2.find("period");
-        status = period && !period->get_string("end").empty() ? "revoked" : "active";
-      }
-      for (const auto& c : codings->array()) {
-        if (c.get_string("system") == kAuthorization9060) {
-          f.authorizations.push_back({std::string(c.get_string("code")), status});
-        }
-      }
-    }
-  }
+  for (const auto& a : no::HprAuthorisations(p)) f.authorizations.push_back({a.code, a.status});
   return f;
 }
 

@@ -175,10 +175,8 @@ Result<int64_t> RefreshStoredProfiles(const Context& ctx, int64_t since_us) {
   int64_t newest = since_us;
   if (ctx.profiles == nullptr) return newest;
   for (const char* type : {"CodeSystem", "ValueSet", "StructureDefinition"}) {
-    Params params = {{"_lastUpdated", "ge" + time::FormatInstant(since_us)}};
-    GM_ASSIGN_OR_RETURN(search::ParsedSearch parsed,
-                        search::ParseSearch(ctx.model, type, params, search::ParseOptions{.strict = true}));
-    store::Query q = std::move(parsed.query);
+    GM_ASSIGN_OR_RETURN(store::Query q,
+                        CriteriaQuery(ctx, type, "_lastUpdated=ge" + time::FormatInstant(since_us)));
     q.limit = 500;
     while (true) {
       GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));
@@ -425,6 +423,12 @@ Result<WriteResult> DoDelete(const Context& ctx, store::Txn& txn, const std::str
 Result<std::vector<std::string>> MatchCriteria(const Context& ctx, store::Txn& txn,
                                                const std::string& type,
                                                std::string_view criteria, size_t limit) {
+  GM_ASSIGN_OR_RETURN(store::Query query, CriteriaQuery(ctx, type, criteria));
+  return txn.Match(query, limit);
+}
+
+Result<store::Query> CriteriaQuery(const Context& ctx, const std::string& type,
+                                   std::string_view criteria) {
   if (!criteria.empty() && criteria.front() == '?') criteria.remove_prefix(1);
   auto params = ParseForm(criteria);
   if (!params.ok()) return params.status();
@@ -437,7 +441,7 @@ Result<std::vector<std::string>> MatchCriteria(const Context& ctx, store::Txn& t
   if (parsed->query.clauses.empty()) {
     return Invalid("GM-REST-051", "invalid", "conditional criteria select no search parameter");
   }
-  return txn.Match(parsed->query, limit);
+  return std::move(parsed->query);
 }
 
 }  // namespace gm::rest

@@ -94,8 +94,12 @@ Result<WriteResult> DoCreatePrepared(const Context& ctx, store::Txn& txn, Prepar
 Result<WriteResult> DoUpdatePrepared(const Context& ctx, store::Txn& txn, PreparedWrite& prepared,
                                      std::optional<int64_t> if_match);
 
-// Conditional criteria ("identifier=x|y&active=true") → ids of current matches
-// (at most `limit`). Empty criteria are refused (400), as are unknown parameters.
+// Search criteria ("identifier=x|y&active=true") → the store query (strict:
+// empty criteria and unknown parameters are refused, 400).
+Result<store::Query> CriteriaQuery(const Context& ctx, const std::string& type,
+                                   std::string_view criteria);
+// Conditional criteria → ids of current matches (at most `limit`), read
+// inside the write transaction.
 Result<std::vector<std::string>> MatchCriteria(const Context& ctx, store::Txn& txn,
                                                const std::string& type,
                                                std::string_view criteria, size_t limit);

@@ -32,6 +32,7 @@
 
 #include "core/time.h"
 #include "eresept/prescription.h"
+#include "no/hpr.h"
 #include "no/identifiers.h"
 #include "rest/engine.h"
 #include "rest/eresept_ops.h"
@@ -181,23 +182,10 @@ std::string LocalId(const Value* ref, std::string_view type) {
 // HPR facts of a Practitioner (docs/grunndata.md, "Authorisations").
 eresept::PrescriberFacts FactsOf(const Value& practitioner) {
   eresept::PrescriberFacts facts;
-  const Value* quals = practitioner.find("qualification");
-  if (quals == nullptr || !quals->is_array()) return facts;
-  for (const Value& q : quals->array()) {
-    bool active = false, rights = false;
-    if (const Value* exts = q.find("extension"); exts && exts->is_array()) {
-      for (const Value& e : exts->array()) {
-        std::string_view url = e.get_string("url");
-        if (url == std::string(eresept::kExtensionBase) + "hpr-authorization-status") {
-          active = e.get_string("valueCode") == "active";
-        } else if (url == std::string(eresept::kExtensionBase) + "hpr-prescribing-right") {
-          const Value* b = e.find("valueBoolean");
-          rights = b != nullptr && b->is_bool() && b->as_bool();
-        }
-      }
-    }
+  for (const auto& a : no::HprAuthorisations(practitioner)) {
+    const bool active = a.status == "active";
     facts.authorisation_active = facts.authorisation_active || active;
-    facts.prescribing_rights = facts.prescribing_rights || (active && rights);
+    facts.prescribing_rights = facts.prescribing_rights || (active && a.prescribing_right);
   }
   return facts;
 }
@@ -302,12 +290,9 @@ void AfterWrites(const Context& ctx, const std::vector<std::pair<std::string, st
 constexpr size_t kMaxListed = 1000;
 Result<store::QueryPage> ReadMatches(const Context& ctx, const std::string& type,
                                      std::string_view criteria, size_t limit) {
-  auto params = ParseForm(criteria);
-  if (!params.ok()) return params.status();
-  auto parsed = search::ParseSearch(ctx.model, type, *params, search::ParseOptions{.strict = true});
-  if (!parsed.ok()) return parsed.status();
-  parsed->query.limit = limit;
-  return ctx.store.Search(parsed->query);
+  GM_ASSIGN_OR_RETURN(store::Query query, CriteriaQuery(ctx, type, criteria));
+  query.limit = limit;
+  return ctx.store.Search(query);
 }
 
 // ---- The operations --------------------------------------------------------
@@ -635,22 +620,8 @@ Result<std::string> DoctorHpr(const Call& call, Registry& reg) {
                       reg.ByIdentifier("Practitioner", no::systems::kHpr, call.principal->hpr_number));
   bool doctor = false;
   if (practitioner) {
-    if (const Value* quals = practitioner->find("qualification"); quals && quals->is_array()) {
-      for (const Value& q : quals->array()) {
-        bool le = false, active = false;
-        if (const Value* codings = q.find("code") ? q.find("code")->find("coding") : nullptr;
-            codings && codings->is_array()) {
-          for (const Value& c : codings->array()) le = le || c.get_string("code") == "LE";
-        }
-        if (const Value* exts = q.find("extension"); exts && exts->is_array()) {
-          for (const Value& e : exts->array()) {
-            if (e.get_string("url") == std::string(eresept::kExtensionBase) + "hpr-authorization-status") {
-              active = e.get_string("valueCode") == "active";
-            }
-          }
-        }
-        doctor = doctor || (le && active);
-      }
+    for (const auto& a : no::HprAuthorisations(*practitioner)) {
+      doctor = doctor || (a.code == "LE" && a.status == "active");
     }
   }
   if (!doctor) {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "no/hpr.h"
 #include "no/identifiers.h"
 
 extern "C" {
@@ -159,16 +160,14 @@ constexpr std::string_view kIcpc2 = "urn:oid:2.16.578.1.12.4.1.1.7170";
 // NLK (kodeverk 7280) as the NILAR IG and the Svarrapport mapping (src/labs) write it.
 constexpr std::string_view kNlk = "http://ehelse.no/fhir/CodeSystem/no-kodeverk-7280-nlk";
 constexpr std::string_view kKommune = "urn:oid:2.16.578.1.12.4.1.1.3402";
-constexpr std::string_view k9060 = "urn:oid:2.16.578.1.12.4.1.1.9060";
+constexpr std::string_view k9060 = no::kAuthorisation9060;
 constexpr std::string_view kAtc = "http://www.whocc.no/atc";
 constexpr std::string_view kLoinc = "http://loinc.org";
 constexpr std::string_view kSnomed = "http://snomed.info/sct";
 constexpr std::string_view kUcum = "http://unitsofmeasure.org";
 constexpr std::string_view kFest = "http://grunnmur.no/fhir/sid/fest-legemiddelpakning";
-constexpr std::string_view kAuthStatusExt =
-    "http://grunnmur.no/fhir/StructureDefinition/hpr-authorization-status";
-constexpr std::string_view kPrescribingExt =
-    "http://grunnmur.no/fhir/StructureDefinition/hpr-prescribing-right";
+constexpr std::string_view kAuthStatusExt = no::kHprStatusExtension;
+constexpr std::string_view kPrescribingExt = no::kHprPrescribingRightExtension;
 constexpr std::string_view kConfidentiality =
     "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
 

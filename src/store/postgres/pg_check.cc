@@ -9,6 +9,7 @@
 
 #include "core/json.h"
 #include "core/time.h"
+#include "store/index_rows.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_query.h"
 #include "store/postgres/pg_schema.h"
@@ -26,12 +27,6 @@ constexpr int64_t KindBit(Kind kind) {
   return int64_t(1) << (k < 7 ? k : k + 1);
 }
 
-double Midpoint(double lo, double hi) {
-  if (std::isinf(lo) && std::isinf(hi)) return 0;
-  if (std::isinf(lo)) return hi;
-  if (std::isinf(hi)) return lo;
-  return (lo + hi) / 2;
-}
 
 class Reporter {
  public:
@@ -72,41 +67,12 @@ std::string Words(std::vector<std::string> w) {
 }
 
 void SlotText(const IndexEntry* e, std::vector<std::string>& out) {
-  std::string s, c, lo = "~", hi = "~", v = "~", b = "~", en = "~";
-  if (e != nullptr) {
-    switch (e->kind) {
-      case Kind::kToken:
-        s = e->system;
-        c = e->code;
-        break;
-      case Kind::kString:
-        c = e->text;
-        break;
-      case Kind::kReference:
-        s = e->system;
-        c = e->code.empty() ? e->text : e->code;
-        break;
-      case Kind::kUri:
-        c = e->code;
-        break;
-      case Kind::kQuantity:
-        s = e->system;
-        c = e->code;
-        [[fallthrough]];
-      case Kind::kNumber:
-        lo = R(e->lo);
-        hi = R(e->hi);
-        v = R(Midpoint(e->lo, e->hi));
-        break;
-      case Kind::kDate:
-        b = I(e->begin_us);
-        en = I(e->end_us);
-        break;
-      default:
-        break;
-    }
-  }
-  for (const std::string& x : {TruncateIndexed(s), TruncateIndexed(c), lo, hi, v, b, en}) {
+  const CompositeSlot slot = SlotOf(e);
+  out.push_back(TruncateIndexed(slot.system));
+  out.push_back(TruncateIndexed(slot.code));
+  for (const std::string& x : {slot.number ? R(slot.lo) : "~", slot.number ? R(slot.hi) : "~",
+                               slot.number ? R(slot.mid) : "~", slot.date ? I(slot.begin_us) : "~",
+                               slot.date ? I(slot.end_us) : "~"}) {
     out.push_back(x);
   }
 }

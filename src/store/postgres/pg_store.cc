@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "store/cursor.h"
+#include "store/index_rows.h"
 #include "store/postgres/pg_query.h"
 #include "store/postgres/pg_schema.h"
 
@@ -84,12 +85,6 @@ Status BadPut(const std::string& text) {
   return Status::Error(ErrorCategory::kInvalid, "GM-STORE-011", "invalid", text);
 }
 
-double Midpoint(double lo, double hi) {
-  if (std::isinf(lo) && std::isinf(hi)) return 0;
-  if (std::isinf(lo)) return hi;
-  if (std::isinf(hi)) return lo;
-  return (lo + hi) / 2;
-}
 
 Status ValidatePut(const PutRequest& req) {
   const ResourceVersion& r = req.resource;
@@ -579,51 +574,19 @@ namespace {
 // One component of a composite entry as slot values (s, c, lo, hi, v, b, e),
 // the encoding pg_query.cc's SlotCondition reads.
 void AddSlot(std::vector<KeyValue>& out, const IndexEntry* e) {
-  std::string s, c;
-  bool number = false, date = false;
-  if (e != nullptr) {
-    switch (e->kind) {
-      case Kind::kToken:
-        s = e->system;
-        c = e->code;
-        break;
-      case Kind::kString:
-        c = e->text;
-        break;
-      case Kind::kReference:
-        s = e->system;
-        c = e->code.empty() ? e->text : e->code;
-        break;
-      case Kind::kUri:
-        c = e->code;
-        break;
-      case Kind::kQuantity:
-        s = e->system;
-        c = e->code;
-        number = true;
-        break;
-      case Kind::kNumber:
-        number = true;
-        break;
-      case Kind::kDate:
-        date = true;
-        break;
-      default:
-        break;
-    }
-  }
-  out.emplace_back(TruncateIndexed(s));
-  out.emplace_back(TruncateIndexed(c));
-  if (number) {
-    out.emplace_back(e->lo);
-    out.emplace_back(e->hi);
-    out.emplace_back(Midpoint(e->lo, e->hi));
+  const CompositeSlot slot = SlotOf(e);
+  out.emplace_back(TruncateIndexed(slot.system));
+  out.emplace_back(TruncateIndexed(slot.code));
+  if (slot.number) {
+    out.emplace_back(slot.lo);
+    out.emplace_back(slot.hi);
+    out.emplace_back(slot.mid);
   } else {
     for (int i = 0; i < 3; ++i) out.emplace_back(std::monostate{});
   }
-  if (date) {
-    out.emplace_back(e->begin_us);
-    out.emplace_back(e->end_us);
+  if (slot.date) {
+    out.emplace_back(slot.begin_us);
+    out.emplace_back(slot.end_us);
   } else {
     out.emplace_back(std::monostate{});
     out.emplace_back(std::monostate{});

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "store/cursor.h"
+#include "store/index_rows.h"
 #include "store/sqlite/query.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/search_schema.h"
@@ -51,13 +52,6 @@ Status BadPut(const std::string& text) {
   return Status::Error(ErrorCategory::kInvalid, "GM-STORE-011", "invalid", text);
 }
 
-// The value column of a number/quantity row: the midpoint of its range.
-double Midpoint(double lo, double hi) {
-  if (std::isinf(lo) && std::isinf(hi)) return 0;
-  if (std::isinf(lo)) return hi;
-  if (std::isinf(hi)) return lo;
-  return (lo + hi) / 2;
-}
 
 Status ValidatePut(const PutRequest& req) {
   const ResourceVersion& r = req.resource;
@@ -670,52 +664,19 @@ namespace {
 // Binds one component of a composite entry to slot columns ?base.. (s, c, lo,
 // hi, v, b, e), the encoding query.cc's SlotCondition reads.
 void BindSlot(Statement& st, int base, const IndexEntry* e) {
-  using Kind = IndexEntry::Kind;
-  std::string_view s, c;
-  bool number = false, date = false;
-  if (e != nullptr) {
-    switch (e->kind) {
-      case Kind::kToken:
-        s = e->system;
-        c = e->code;
-        break;
-      case Kind::kString:
-        c = e->text;
-        break;
-      case Kind::kReference:
-        s = e->system;
-        c = e->code.empty() ? std::string_view(e->text) : std::string_view(e->code);
-        break;
-      case Kind::kUri:
-        c = e->code;
-        break;
-      case Kind::kQuantity:
-        s = e->system;
-        c = e->code;
-        number = true;
-        break;
-      case Kind::kNumber:
-        number = true;
-        break;
-      case Kind::kDate:
-        date = true;
-        break;
-      default:
-        break;
-    }
-  }
-  st.Bind(base, s);
-  st.Bind(base + 1, c);
-  if (number) {
-    st.Bind(base + 2, e->lo);
-    st.Bind(base + 3, e->hi);
-    st.Bind(base + 4, Midpoint(e->lo, e->hi));
+  const CompositeSlot slot = SlotOf(e);
+  st.Bind(base, slot.system);
+  st.Bind(base + 1, slot.code);
+  if (slot.number) {
+    st.Bind(base + 2, slot.lo);
+    st.Bind(base + 3, slot.hi);
+    st.Bind(base + 4, slot.mid);
   } else {
     for (int i = 2; i <= 4; ++i) st.BindNull(base + i);
   }
-  if (date) {
-    st.Bind(base + 5, e->begin_us);
-    st.Bind(base + 6, e->end_us);
+  if (slot.date) {
+    st.Bind(base + 5, slot.begin_us);
+    st.Bind(base + 6, slot.end_us);
   } else {
     st.BindNull(base + 5);
     st.BindNull(base + 6);
