@@ -1,58 +1,28 @@
 #include "audit/log.h"
 
-#include <fcntl.h>
-#include <sqlite3.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "audit/chain_store.h"
 #include "core/json.h"
 #include "core/time.h"
 
 namespace gm::audit {
 namespace fs = std::filesystem;
+using internal::ChainStore;
+using internal::EventRow;
+using internal::SignedRow;
+using internal::Tail;
 
 namespace {
 
 constexpr const char* kCheckpointTyp = "gm-audit-checkpoint";
-constexpr int kFormatVersion = 1;
 
 Status Err(ErrorCategory cat, std::string code, std::string text) {
   return Status::Error(cat, std::move(code), "exception", std::move(text));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK && s_ != nullptr; }
-  sqlite3_stmt* get() { return s_; }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  void Bind(int i, std::string_view v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  int Step() { return sqlite3_step(s_); }
-  int64_t Int(int i) { return sqlite3_column_int64(s_, i); }
-  std::string Text(int i) {
-    const unsigned char* p = sqlite3_column_text(s_, i);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(s_, i)))
-             : std::string();
-  }
-  bool IsNull(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
-
-bool Exec(sqlite3* db, const char* sql) {
-  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
 }
 
 std::string Hex(std::string_view raw) {
@@ -99,68 +69,6 @@ const std::string& ZeroHash() {
   return z;
 }
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_event(
-  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, patient TEXT NOT NULL,
-  event TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_event_patient ON audit_event(patient, seq);
-CREATE TABLE IF NOT EXISTS audit_checkpoint(
-  seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time_us INTEGER NOT NULL,
-  kid TEXT NOT NULL, jws TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_head(
-  id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL,
-  time_us INTEGER NOT NULL, kid TEXT NOT NULL, jws TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-)sql";
-
-Result<sqlite3*> OpenDb(const std::string& path, bool read_only) {
-  sqlite3* db = nullptr;
-  int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  flags |= SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-010", "cannot open the audit database");
-  }
-  sqlite3_busy_timeout(db, 10000);
-  return db;
-}
-
-bool WriteFileDurably(const fs::path& path, std::string_view bytes) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return false;
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n <= 0) {
-      ::close(fd);
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return false;
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return false;
-  int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return true;
-}
-
 std::string PatientOf(const json::Value& ev) {
   const json::Value* ents = ev.find("entity");
   if (!ents || !ents->is_array()) return {};
@@ -180,10 +88,50 @@ int64_t RecordedUs(const json::Value& ev) {
   return r ? r->begin_us : -1;
 }
 
+bool IsPostgres(const std::string& url) {
+  return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+}
+
+Result<std::unique_ptr<ChainStore>> OpenChain(const std::string& data_dir,
+                                              const std::string& database_url, bool read_only) {
+  if (database_url.empty()) return internal::OpenSqliteChain(data_dir, read_only);
+  if (!IsPostgres(database_url))
+    return Err(ErrorCategory::kInvalid, "GM-AUDIT-010",
+               "the audit database must be a postgresql:// URL");
+  return internal::OpenPgChain(database_url, read_only);
+}
+
+// The chain's newest state, checked: the stored head must name the newest
+// event (else GM-AUDIT-011). hash = raw bytes.
+struct Checked {
+  int64_t seq = 0;
+  std::string hash;
+  int64_t last_checkpoint = 0;
+};
+Result<Checked> CheckTail(const Tail& t) {
+  Checked c;
+  c.seq = t.seq;
+  c.last_checkpoint = t.last_checkpoint;
+  c.hash = ZeroHash();
+  if (t.seq > 0) {
+    auto raw = Unhex(t.hash);
+    if (!raw || raw->size() != 32)
+      return Err(ErrorCategory::kInternal, "GM-AUDIT-011",
+                 "the newest audit record is damaged; run grunnmur audit verify");
+    c.hash = *raw;
+    if (!t.head || t.head->seq != t.seq || t.head->hash != t.hash)
+      return Err(ErrorCategory::kInternal, "GM-AUDIT-011",
+                 "the audit log's signed head does not match its newest record; run grunnmur "
+                 "audit verify");
+  }
+  return c;
+}
+
 }  // namespace
 
 struct AuditLog::Pending {
   std::vector<Event> events;
+  std::vector<std::string> keys;  // empty: plain Append
   std::vector<int64_t> seqs;
   Status status;
   bool done = false;
@@ -193,57 +141,19 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(LogOptions options) {
   if (!options.keys)
     return Err(ErrorCategory::kInternal, "GM-AUDIT-010", "the audit log needs a signing key ring");
   if (options.checkpoint_every < 1) options.checkpoint_every = 1;
-  std::error_code ec;
-  fs::create_directories(options.data_dir, ec);
   std::unique_ptr<AuditLog> log(new AuditLog());
   log->options_ = options;
   static SystemClock system_clock;
   log->clock_ = options.clock ? options.clock : &system_clock;
-  std::string path = (fs::path(options.data_dir) / "audit.db").string();
-  GM_ASSIGN_OR_RETURN(log->db_, OpenDb(path, false));
-  sqlite3* db = log->db_;
-  if (!Exec(db, "PRAGMA journal_mode=WAL") || !Exec(db, "PRAGMA synchronous=FULL") ||
-      !Exec(db, kSchema))
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-010", "cannot create the audit schema");
-  {
-    Stmt st(db, "INSERT OR IGNORE INTO audit_meta(key, value) VALUES('format', ?)");
-    st.Bind(1, std::to_string(kFormatVersion));
-    if (!st.ok() || st.Step() != SQLITE_DONE)
-      return Err(ErrorCategory::kUnavailable, "GM-AUDIT-010", "cannot create the audit schema");
-  }
-  log->last_hash_ = ZeroHash();
-  {
-    Stmt st(db, "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1");
-    if (st.ok() && st.Step() == SQLITE_ROW) {
-      log->last_seq_ = st.Int(0);
-      auto raw = Unhex(st.Text(1));
-      if (!raw || raw->size() != 32)
-        return Err(ErrorCategory::kInternal, "GM-AUDIT-011",
-                   "the newest audit record is damaged; run grunnmur audit verify");
-      log->last_hash_ = *raw;
-    }
-  }
-  {
-    Stmt st(db, "SELECT seq FROM audit_checkpoint ORDER BY seq DESC LIMIT 1");
-    if (st.ok() && st.Step() == SQLITE_ROW) log->last_checkpoint_ = st.Int(0);
-  }
-  if (log->last_seq_ > 0) {
-    Stmt st(db, "SELECT seq, hash FROM audit_head WHERE id = 1");
-    if (!st.ok() || st.Step() != SQLITE_ROW || st.Int(0) != log->last_seq_ ||
-        st.Text(1) != Hex(log->last_hash_))
-      return Err(ErrorCategory::kInternal, "GM-AUDIT-011",
-                 "the audit log's signed head does not match its newest record; run grunnmur "
-                 "audit verify");
-  }
-  GM_ASSIGN_OR_RETURN(log->read_db_, OpenDb(path, true));
+  GM_ASSIGN_OR_RETURN(log->writer_, OpenChain(options.data_dir, options.database_url, false));
+  GM_ASSIGN_OR_RETURN(Tail tail, log->writer_->ReadTail());
+  GM_ASSIGN_OR_RETURN(Checked c, CheckTail(tail));
+  log->last_seq_ = c.seq;
+  GM_ASSIGN_OR_RETURN(log->reader_, OpenChain(options.data_dir, options.database_url, true));
   return log;
 }
 
-AuditLog::~AuditLog() {
-  (void)Close();
-  if (read_db_) sqlite3_close(read_db_);
-  if (db_) sqlite3_close(db_);
-}
+AuditLog::~AuditLog() { (void)Close(); }
 
 int64_t AuditLog::last_seq() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -255,35 +165,17 @@ int64_t AuditLog::commits() const {
   return commits_;
 }
 
-Status AuditLog::ArchiveKey(const trust::Jwk& key) {
-  if (std::find(archived_kids_.begin(), archived_kids_.end(), key.kid()) != archived_kids_.end())
-    return Status::Ok();
-  fs::path dir = fs::path(options_.data_dir) / "audit-keys";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  // The kid is a file stem from the key ring; refuse anything path-like.
-  if (key.kid().empty() || key.kid().find('/') != std::string::npos || key.kid()[0] == '.')
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-014", "the signing key's kid is unusable");
-  fs::path file = dir / (key.kid() + ".json");
-  std::string text = json::Write(key.PublicJson());
-  if (fs::exists(file)) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str() != text)
-      return Err(ErrorCategory::kUnavailable, "GM-AUDIT-014",
-                 "the archived key with this kid differs from the signing key");
-  } else if (!WriteFileDurably(file, text)) {
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-014", "cannot archive the signing key");
+Result<trust::Jwk> AuditLog::SigningKey() {
+  trust::Jwk key = options_.keys->Current();
+  if (std::find(archived_kids_.begin(), archived_kids_.end(), key.kid()) == archived_kids_.end()) {
+    GM_RETURN_IF_ERROR(writer_->ArchiveKey(key));
+    archived_kids_.push_back(key.kid());
   }
-  archived_kids_.push_back(key.kid());
-  return Status::Ok();
+  return key;
 }
 
-Status AuditLog::WriteCheckpointLocked(sqlite3* db, int64_t seq, const std::string& hash_hex,
-                                       int64_t prev_cp, bool head) {
-  trust::Jwk key = options_.keys->Current();
-  GM_RETURN_IF_ERROR(ArchiveKey(key));
+Status AuditLog::WriteSigned(const trust::Jwk& key, int64_t seq, const std::string& hash_hex,
+                             int64_t prev_cp, bool head) {
   int64_t now = clock_->NowUs();
   json::Value payload = json::Value::MakeObject();
   payload.set("kind", head ? "head" : "checkpoint");
@@ -293,71 +185,63 @@ Status AuditLog::WriteCheckpointLocked(sqlite3* db, int64_t seq, const std::stri
   payload.set(head ? "last_checkpoint" : "prev_checkpoint", json::Value(prev_cp));
   json::Value header = json::Value::MakeObject();
   header.set("typ", kCheckpointTyp);
-  std::string jws = trust::SignJws(std::move(header), payload, key);
-  const char* sql =
-      head ? "INSERT OR REPLACE INTO audit_head(id, seq, hash, time_us, kid, jws) "
-             "VALUES(1, ?, ?, ?, ?, ?)"
-           : "INSERT INTO audit_checkpoint(seq, hash, time_us, kid, jws) VALUES(?, ?, ?, ?, ?)";
-  Stmt st(db, sql);
-  st.Bind(1, seq);
-  st.Bind(2, hash_hex);
-  st.Bind(3, now);
-  st.Bind(4, key.kid());
-  st.Bind(5, jws);
-  if (!st.ok() || st.Step() != SQLITE_DONE)
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-013", "cannot write an audit checkpoint");
-  return Status::Ok();
+  SignedRow row{seq, hash_hex, key.kid(), trust::SignJws(std::move(header), payload, key), now};
+  return head ? writer_->WriteHead(row) : writer_->InsertCheckpoint(row);
 }
 
 Status AuditLog::WriteBatch(std::vector<Pending*>& batch) {
-  // Runs on the leader only; reads/writes of last_* happen under the
-  // `writing_` exclusivity.
-  sqlite3* db = db_;
-  if (!Exec(db, "BEGIN IMMEDIATE"))
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-013", "cannot begin an audit transaction");
-  int64_t seq = last_seq_;
-  std::string hash = last_hash_;
-  int64_t cp = last_checkpoint_;
+  // Runs on the leader only. The chain's state is read inside the write
+  // transaction: with PostgreSQL other nodes append between our batches.
+  GM_ASSIGN_OR_RETURN(trust::Jwk key, SigningKey());
+  GM_RETURN_IF_ERROR(writer_->Begin());
+  auto tail = writer_->ReadTail();
+  Result<Checked> checked = tail.ok() ? CheckTail(*tail) : Result<Checked>(tail.status());
+  if (!checked.ok()) {
+    writer_->Rollback();
+    return checked.status();
+  }
+  int64_t seq = checked->seq;
+  std::string hash = checked->hash;
+  int64_t cp = checked->last_checkpoint;
   bool any = false;
-  Status failure;
   for (Pending* p : batch) {
     int64_t seq0 = seq, cp0 = cp;
     std::string hash0 = hash;
-    Exec(db, "SAVEPOINT req");
-    Status st;
-    for (Event& e : p->events) {
+    Status st = writer_->Savepoint();
+    for (size_t i = 0; st.ok() && i < p->events.size(); ++i) {
+      if (!p->keys.empty()) {
+        auto existing = writer_->SeqForKey(p->keys[i]);
+        if (!existing.ok()) {
+          st = existing.status();
+          break;
+        }
+        if (*existing) {  // already in the chain: skip, report its seq
+          p->seqs.push_back(**existing);
+          continue;
+        }
+      }
+      Event& e = p->events[i];
       int64_t s = seq + 1;
       e.resource.set("id", std::to_string(s));
       std::string bytes = json::Write(e.resource);
       std::string h = ChainHash(hash, s, bytes);
-      Stmt ins(db,
-               "INSERT INTO audit_event(seq, time_us, patient, event, prev_hash, hash) "
-               "VALUES(?, ?, ?, ?, ?, ?)");
-      ins.Bind(1, s);
-      ins.Bind(2, RecordedUs(e.resource));
-      ins.Bind(3, e.patient_id);
-      ins.Bind(4, bytes);
-      ins.Bind(5, Hex(hash));
-      ins.Bind(6, Hex(h));
-      if (!ins.ok() || ins.Step() != SQLITE_DONE) {
-        st = Err(ErrorCategory::kUnavailable, "GM-AUDIT-013", "cannot write an audit record");
-        break;
-      }
+      EventRow row{s, RecordedUs(e.resource), e.patient_id, std::move(bytes), Hex(hash), Hex(h)};
+      st = writer_->InsertEvent(row, p->keys.empty() ? nullptr : &p->keys[i]);
+      if (!st.ok()) break;
       seq = s;
       hash = h;
       p->seqs.push_back(s);
+      any = true;
       if (s % options_.checkpoint_every == 0) {
-        st = WriteCheckpointLocked(db, s, Hex(h), cp, false);
+        st = WriteSigned(key, s, Hex(h), cp, false);
         if (!st.ok()) break;
         cp = s;
       }
     }
     if (st.ok()) {
-      Exec(db, "RELEASE req");
-      any = any || !p->events.empty();
+      writer_->ReleaseSavepoint();
     } else {
-      Exec(db, "ROLLBACK TO req");
-      Exec(db, "RELEASE req");
+      writer_->RollbackToSavepoint();
       seq = seq0;
       hash = hash0;
       cp = cp0;
@@ -365,26 +249,39 @@ Status AuditLog::WriteBatch(std::vector<Pending*>& batch) {
       p->status = st;
     }
   }
-  if (any) {
-    Status st = WriteCheckpointLocked(db, seq, Hex(hash), cp, true);
-    if (!st.ok()) failure = st;
-  }
-  if (failure.ok() && !Exec(db, "COMMIT"))
-    failure = Err(ErrorCategory::kUnavailable, "GM-AUDIT-013", "cannot commit the audit records");
+  Status failure;
+  if (any) failure = WriteSigned(key, seq, Hex(hash), cp, true);
+  if (failure.ok()) failure = writer_->Commit();
   if (!failure.ok()) {
-    Exec(db, "ROLLBACK");
+    writer_->Rollback();
     return failure;
   }
+  std::lock_guard<std::mutex> lock(mu_);
   last_seq_ = seq;
-  last_hash_ = hash;
-  last_checkpoint_ = cp;
   ++commits_;
   return Status::Ok();
 }
 
 Result<std::vector<int64_t>> AuditLog::Append(std::vector<Event> events) {
+  return Enqueue(std::move(events), {});
+}
+
+Result<std::vector<int64_t>> AuditLog::AppendKeyed(std::vector<Event> events,
+                                                   std::vector<std::string> keys) {
+  if (keys.size() != events.size())
+    return Err(ErrorCategory::kInvalid, "GM-AUDIT-015",
+               "AppendKeyed needs exactly one key per event");
+  for (const std::string& k : keys)
+    if (k.empty()) return Err(ErrorCategory::kInvalid, "GM-AUDIT-015", "an audit key is empty");
+  if (events.empty()) return std::vector<int64_t>();
+  return Enqueue(std::move(events), std::move(keys));
+}
+
+Result<std::vector<int64_t>> AuditLog::Enqueue(std::vector<Event> events,
+                                               std::vector<std::string> keys) {
   Pending p;
   p.events = std::move(events);
+  p.keys = std::move(keys);
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return Err(ErrorCategory::kUnavailable, "GM-AUDIT-012", "the audit log is closed");
   queue_.push_back(&p);
@@ -423,19 +320,26 @@ Status AuditLog::Close() {
   cv_.wait(lock, [&] { return !writing_ && queue_.empty(); });
   closed_ = true;
   cv_.notify_all();
-  if (!db_ || last_seq_ == 0 || last_seq_ == last_checkpoint_) return Status::Ok();
-  if (!Exec(db_, "BEGIN IMMEDIATE"))
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-013", "cannot begin an audit transaction");
-  std::string hex = Hex(last_hash_);
-  Status st = WriteCheckpointLocked(db_, last_seq_, hex, last_checkpoint_, false);
-  if (st.ok()) st = WriteCheckpointLocked(db_, last_seq_, hex, last_seq_, true);
-  if (st.ok() && !Exec(db_, "COMMIT"))
-    st = Err(ErrorCategory::kUnavailable, "GM-AUDIT-013", "cannot commit the final checkpoint");
+  lock.unlock();
+  if (!writer_) return Status::Ok();
+  // A final checkpoint at the chain's newest event, unless it has one.
+  GM_ASSIGN_OR_RETURN(Tail peek, writer_->ReadTail());
+  if (peek.seq == 0 || peek.seq == peek.last_checkpoint) return Status::Ok();
+  GM_ASSIGN_OR_RETURN(trust::Jwk key, SigningKey());
+  GM_RETURN_IF_ERROR(writer_->Begin());
+  auto tail = writer_->ReadTail();
+  Result<Checked> c = tail.ok() ? CheckTail(*tail) : Result<Checked>(tail.status());
+  Status st = c.ok() ? Status::Ok() : c.status();
+  if (st.ok() && c->seq > 0 && c->seq != c->last_checkpoint) {
+    std::string hex = Hex(c->hash);
+    st = WriteSigned(key, c->seq, hex, c->last_checkpoint, false);
+    if (st.ok()) st = WriteSigned(key, c->seq, hex, c->seq, true);
+  }
+  if (st.ok()) st = writer_->Commit();
   if (!st.ok()) {
-    Exec(db_, "ROLLBACK");
+    writer_->Rollback();
     return st;
   }
-  last_checkpoint_ = last_seq_;
   return Status::Ok();
 }
 
@@ -443,31 +347,23 @@ Result<AccessPage> AuditLog::EventsForPatient(std::string_view patient_id, size_
                                               int64_t before_seq) const {
   limit = std::clamp<size_t>(limit, 1, 500);
   std::lock_guard<std::mutex> lock(read_mu_);
-  Stmt st(read_db_,
-          "SELECT seq, event FROM audit_event WHERE patient = ? AND seq < ? "
-          "ORDER BY seq DESC LIMIT ?");
-  if (!st.ok())
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-010", "cannot read the audit log");
-  st.Bind(1, patient_id);
-  st.Bind(2, before_seq > 0 ? before_seq : INT64_MAX);
-  st.Bind(3, static_cast<int64_t>(limit + 1));
+  GM_ASSIGN_OR_RETURN(auto rows,
+                      reader_->PatientEvents(std::string(patient_id),
+                                             before_seq > 0 ? before_seq : INT64_MAX,
+                                             static_cast<int64_t>(limit + 1)));
   AccessPage page;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    int64_t seq = st.Int(0);
+  for (auto& [seq, bytes] : rows) {
     if (page.entries.size() == limit) {
       page.next_before = page.entries.back().seq;
       break;
     }
-    auto ev = json::Parse(st.Text(1));
+    auto ev = json::Parse(bytes);
     if (!ev.ok())
       return Err(ErrorCategory::kInternal, "GM-AUDIT-011", "an audit record is damaged");
     AccessSummary s = Summarize(*ev);
     s.seq = seq;
     page.entries.push_back(std::move(s));
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return Err(ErrorCategory::kUnavailable, "GM-AUDIT-010", "cannot read the audit log");
   return page;
 }
 
@@ -491,6 +387,7 @@ std::string_view ProblemKindName(ProblemKind kind) {
   return "unknown";
 }
 
+
 namespace {
 
 struct Keys {
@@ -504,37 +401,32 @@ std::string ReadFile(const fs::path& p) {
   return ss.str();
 }
 
-Keys LoadKeys(const std::string& data_dir, const VerifyOptions& options,
-              std::vector<Problem>& problems) {
+// Pinned keys, the key ring in <data_dir>/keys (if any) and the chain's key
+// archive (audit-keys/ or gm_audit_key).
+Result<Keys> LoadKeys(const std::string& data_dir, ChainStore& store,
+                      const VerifyOptions& options, std::vector<Problem>& problems) {
   Keys keys;
   for (const trust::Jwk& k : options.trusted_keys) keys.by_kid.emplace(k.kid(), k);
   if (options.only_trusted_keys) return keys;
   std::error_code ec;
   std::map<std::string, trust::Jwk> ring;
   fs::path ring_dir = fs::path(data_dir) / "keys";
-  if (fs::is_directory(ring_dir, ec)) {
+  if (!data_dir.empty() && fs::is_directory(ring_dir, ec)) {
     for (const auto& entry : fs::directory_iterator(ring_dir, ec)) {
       if (entry.path().extension() != ".pem") continue;
       auto k = trust::Jwk::FromPem(ReadFile(entry.path()), entry.path().stem().string());
       if (k.ok()) ring.emplace(k->kid(), *k);
     }
   }
-  fs::path archive = fs::path(data_dir) / "audit-keys";
-  if (fs::is_directory(archive, ec)) {
-    for (const auto& entry : fs::directory_iterator(archive, ec)) {
-      if (entry.path().extension() != ".json") continue;
-      auto j = json::Parse(ReadFile(entry.path()));
-      if (!j.ok()) continue;
-      auto k = trust::Jwk::FromJson(*j);
-      if (!k.ok()) continue;
-      auto it = ring.find(k->kid());
-      if (it != ring.end() && it->second.Thumbprint() != k->Thumbprint()) {
-        problems.push_back({ProblemKind::kKeyMismatch, 0,
-                            "archived public key " + k->kid() + " differs from the key ring's"});
-        continue;
-      }
-      keys.by_kid.emplace(k->kid(), *k);
+  GM_ASSIGN_OR_RETURN(std::vector<trust::Jwk> archived, store.ArchivedKeys());
+  for (const trust::Jwk& k : archived) {
+    auto it = ring.find(k.kid());
+    if (it != ring.end() && it->second.Thumbprint() != k.Thumbprint()) {
+      problems.push_back({ProblemKind::kKeyMismatch, 0,
+                          "archived public key " + k.kid() + " differs from the key ring's"});
+      continue;
     }
+    keys.by_kid.emplace(k.kid(), k);
   }
   for (auto& [kid, k] : ring) keys.by_kid.emplace(kid, k);
   return keys;
@@ -595,38 +487,26 @@ SignedPoint CheckSigned(const Keys& keys, std::string_view kind, int64_t row_seq
 
 }  // namespace
 
+
 Result<VerifyReport> Verify(const std::string& data_dir, const VerifyOptions& options) {
-  fs::path path = fs::path(data_dir) / "audit.db";
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    return Err(ErrorCategory::kNotFound, "GM-AUDIT-020", "no audit log in the data directory");
-  GM_ASSIGN_OR_RETURN(sqlite3 * db, OpenDb(path.string(), true));
-  struct Closer {
-    sqlite3* db;
-    ~Closer() { sqlite3_close(db); }
-  } closer{db};
-  {
-    Stmt st(db, "SELECT value FROM audit_meta WHERE key = 'format'");
-    if (!st.ok() || st.Step() != SQLITE_ROW)
-      return Err(ErrorCategory::kInvalid, "GM-AUDIT-021", "not a grunnmur audit database");
-  }
+  GM_ASSIGN_OR_RETURN(std::unique_ptr<ChainStore> store,
+                      OpenChain(data_dir, options.database_url, true));
+  GM_RETURN_IF_ERROR(store->BeginSnapshot());
   VerifyReport report;
   std::vector<Problem>& problems = report.problems;
-  Keys keys = LoadKeys(data_dir, options, problems);
+  GM_ASSIGN_OR_RETURN(Keys keys, LoadKeys(data_dir, *store, options, problems));
 
   // 1. The chain.
   std::map<int64_t, std::string> hash_at;  // seq → hex hash (for checkpoints)
   {
-    Stmt st(db, "SELECT seq, time_us, patient, event, prev_hash, hash FROM audit_event ORDER BY seq");
-    if (!st.ok()) return Err(ErrorCategory::kInvalid, "GM-AUDIT-021", "not a grunnmur audit database");
     int64_t expected = 1;
     std::string prev_stored_hex = Hex(ZeroHash());
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      int64_t seq = st.Int(0);
-      int64_t time_us = st.Int(1);
-      std::string patient = st.Text(2), bytes = st.Text(3), prev_hex = st.Text(4),
-                  hash_hex = st.Text(5);
+    Status lookup_error;
+    Status walked = store->ForEachEvent([&](const EventRow& r) {
+      const int64_t seq = r.seq;
+      const std::string& bytes = r.event;
+      const std::string& prev_hex = r.prev_hash;
+      const std::string& hash_hex = r.hash;
       ++report.events;
       if (report.events == 1) report.first_seq = seq;
       report.last_seq = seq;
@@ -663,17 +543,20 @@ Result<VerifyReport> Verify(const std::string& data_dir, const VerifyOptions& op
       }
       if (!reported && prev_hex != prev_stored_hex) {
         // Does the predecessor it names exist elsewhere?
-        Stmt find(db, "SELECT seq FROM audit_event WHERE hash = ? LIMIT 1");
-        find.Bind(1, prev_hex);
-        if (find.ok() && find.Step() == SQLITE_ROW)
+        auto found = store->SeqForHash(prev_hex);
+        if (!found.ok()) {
+          lookup_error = found.status();
+          return false;
+        }
+        if (*found)
           add(ProblemKind::kEventReordered, "record " + std::to_string(seq) +
-                                                " follows record " + std::to_string(find.Int(0)));
+                                                " follows record " + std::to_string(**found));
         else
           add(ProblemKind::kChainBroken, "record " + std::to_string(seq) +
                                              " does not link to the record before it");
       }
       if (!reported && parsed.ok() &&
-          (PatientOf(*parsed) != patient || RecordedUs(*parsed) != time_us))
+          (PatientOf(*parsed) != r.patient || RecordedUs(*parsed) != r.time_us))
         add(ProblemKind::kRowMismatch,
             "record " + std::to_string(seq) + "'s patient or time column differs from its event");
       if (!reported && !parsed.ok())
@@ -682,25 +565,24 @@ Result<VerifyReport> Verify(const std::string& data_dir, const VerifyOptions& op
       expected = seq + 1;
       if (problems.size() > options.max_problems) {
         report.truncated_report = true;
-        break;
+        return false;
       }
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE && !report.truncated_report)
-      return Err(ErrorCategory::kUnavailable, "GM-AUDIT-010", "cannot read the audit log");
+      return true;
+    });
+    GM_RETURN_IF_ERROR(walked);
+    GM_RETURN_IF_ERROR(lookup_error);
   }
 
   // 2. Checkpoints.
   std::map<int64_t, bool> checkpoint_seqs;
   std::vector<SignedPoint> points;
   {
-    Stmt st(db, "SELECT seq, hash, kid, jws FROM audit_checkpoint ORDER BY seq");
-    if (!st.ok()) return Err(ErrorCategory::kInvalid, "GM-AUDIT-021", "not a grunnmur audit database");
-    while (st.Step() == SQLITE_ROW) {
+    GM_ASSIGN_OR_RETURN(std::vector<SignedRow> rows, store->Checkpoints());
+    for (const SignedRow& row : rows) {
       ++report.checkpoints;
-      int64_t seq = st.Int(0);
-      checkpoint_seqs[seq] = true;
-      SignedPoint sp = CheckSigned(keys, "checkpoint", seq, st.Text(1), st.Text(2), st.Text(3),
-                                   problems);
+      checkpoint_seqs[row.seq] = true;
+      SignedPoint sp =
+          CheckSigned(keys, "checkpoint", row.seq, row.hash, row.kid, row.jws, problems);
       if (sp.valid) points.push_back(sp);
     }
   }
@@ -729,11 +611,10 @@ Result<VerifyReport> Verify(const std::string& data_dir, const VerifyOptions& op
 
   // 3. The head.
   {
-    Stmt st(db, "SELECT seq, hash, kid, jws FROM audit_head WHERE id = 1");
-    if (!st.ok()) return Err(ErrorCategory::kInvalid, "GM-AUDIT-021", "not a grunnmur audit database");
-    if (st.Step() == SQLITE_ROW) {
-      SignedPoint sp =
-          CheckSigned(keys, "head", st.Int(0), st.Text(1), st.Text(2), st.Text(3), problems);
+    GM_ASSIGN_OR_RETURN(std::optional<SignedRow> head, store->Head());
+    if (head) {
+      SignedPoint sp = CheckSigned(keys, "head", head->seq, head->hash, head->kid, head->jws,
+                                   problems);
       if (sp.valid) {
         check_point(sp, "head");
         if (sp.seq < report.last_seq)

@@ -1,5 +1,7 @@
-// grunnmur audit verify --data DIR: walks the tamper-evident audit log
-// (<data>/audit.db) and reports every problem. Exit status: 0 intact,
+// grunnmur audit verify --data DIR [--db URL]: walks the tamper-evident audit
+// log (<data>/audit.db, or with --db the chain all nodes share in that
+// PostgreSQL database; --data then only adds its key ring) and reports every
+// problem. Exit status: 0 intact,
 // 1 tampering found, 2 could not check (no log, not an audit database, I/O,
 // unreadable --jwks).
 #include <fstream>
@@ -16,6 +18,7 @@ namespace gm::cli {
 int RunAuditVerify(const AuditVerifyArgs& args) {
   audit::VerifyOptions options;
   options.only_trusted_keys = args.only_jwks;
+  options.database_url = args.db;
   if (!args.jwks_file.empty()) {
     std::ifstream in(args.jwks_file, std::ios::binary);
     std::stringstream ss;

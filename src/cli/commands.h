@@ -119,6 +119,9 @@ int RunClientAdd(const ClientArgs& args);
 struct KeysArgs {
   std::string data = "./var";
   size_t keep = 2;  // older keys kept (published, still verifying) after a rotation
+  // Seconds until the new key signs (it verifies at once); -1: 0 for a
+  // SQLite data directory, KeyRing::kDefaultActivationDelayS for PostgreSQL.
+  int64_t activate_after_s = -1;
 };
 // grunnmur keys rotate|list --data DIR: the issuer's signing keys (keys_cmd.cc).
 int RunKeysRotate(const KeysArgs& args);
@@ -133,6 +136,7 @@ struct AuditVerifyArgs {
   std::string data = "./var";
   std::string jwks_file;  // --jwks: extra public keys pinned by the operator
   bool only_jwks = false;  // --only-jwks: trust only those
+  std::string db;          // --db postgresql://…: the chain shared by the nodes on that database
 };
 // grunnmur audit verify --data DIR: checks the audit log's hash chain and
 // signed checkpoints (audit_cmd.cc). Exit 0 intact, 1 tampering, 2 cannot check.

@@ -3,9 +3,14 @@
 //
 // Rotation with overlapping keys: `keys rotate` makes a new current key and
 // keeps the previous ones (--keep, default 2), which stay in /jwks and keep
-// verifying tokens they signed until those expire. A running server reads the
-// key directory when it starts: rotate, then restart (one instance at a time
-// in a group); tokens in flight stay valid throughout.
+// verifying tokens they signed until those expire. Running servers re-read
+// the key directory within trust::KeyRing::kKeyReloadIntervalS seconds, so no
+// restart is needed; the new key is published and verifies at once on every
+// node sharing the directory, and signs only after --activate-after seconds
+// (default: at once on SQLite; KeyRing::kDefaultActivationDelayS, longer than
+// the reload interval, for a PostgreSQL data directory), so no node signs
+// with a key another node cannot verify yet.
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "core/json.h"
+#include "store/postgres/pg_store.h"
 #include "trust/jose.h"
 #include "trust/tokens.h"
 
@@ -27,9 +33,19 @@ std::string KeyDir(const std::string& data) {
 void PrintKeys(const trust::KeyRing& ring) {
   json::Value jwks = ring.PublicJwks();
   bool first = true;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
   for (const auto& k : jwks.find("keys")->array()) {
-    std::cout << k.get_string("kid") << " " << k.get_string("alg")
-              << (first ? "  (current: signs)" : "  (previous: verifies)") << "\n";
+    std::string kid(k.get_string("kid"));
+    int64_t activation = ring.ActivationOf(kid).value_or(0);
+    std::cout << kid << " " << k.get_string("alg");
+    if (first) {
+      std::cout << "  (current: signs)";
+    } else if (activation > now) {
+      std::cout << "  (pending: verifies, signs in " << (activation - now) << " s)";
+    } else {
+      std::cout << "  (previous: verifies)";
+    }
+    std::cout << "\n";
     first = false;
   }
 }
@@ -51,11 +67,20 @@ int RunKeysRotate(const KeysArgs& args) {
     std::cerr << "cannot open the signing keys: " << ring.status().message() << "\n";
     return 2;
   }
-  if (Status st = (*ring)->Rotate(args.keep); !st.ok()) {
+  // One node on SQLite signs with the new key at once; nodes sharing a
+  // PostgreSQL database (and the keys) wait until all of them publish it.
+  int64_t delay = args.activate_after_s;
+  if (delay < 0) {
+    delay = store::RememberedDatabase(args.data).empty() ? 0
+                                                         : trust::KeyRing::kDefaultActivationDelayS;
+  }
+  if (Status st = (*ring)->Rotate(args.keep, delay); !st.ok()) {
     std::cerr << "rotation failed: " << st.message() << "\n";
     return 1;
   }
-  std::cout << "rotated; restart the server to sign with the new key\n";
+  std::cout << "rotated: running servers publish the new key within "
+            << trust::KeyRing::kKeyReloadIntervalS << " s and sign with it after " << delay
+            << " s (no restart needed)\n";
   PrintKeys(**ring);
   return 0;
 }

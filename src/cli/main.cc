@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "audit/log.h"
+#include "rest/audit_outbox.h"
 #include "cli/commands.h"
 #include "fhir/model.h"
 #include "http/server.h"
@@ -24,6 +25,7 @@
 #include "search/page_token.h"
 #include "store/store.h"
 #include "store/postgres/pg_store.h"
+#include "trust/postgres/pg_replay.h"
 #include "trust/tokens.h"
 
 namespace {
@@ -185,6 +187,19 @@ int Serve(const ServeArgs& args) {
                  external.keys.size(), args.trusted_jwks[i]);
     verifier_options.issuers.push_back(std::move(external));
   }
+  // Several nodes on one PostgreSQL database: DPoP proof and client-assertion
+  // jti values are remembered in the database, so a replay to another node fails.
+  std::shared_ptr<gm::trust::PgReplayStore> replay_store;
+  if (!db.empty()) {
+    auto opened = gm::trust::PgReplayStore::Open(db);
+    if (!opened.ok()) {
+      spdlog::error("{}", opened.status().message());
+      (*store)->Close();
+      return 1;
+    }
+    replay_store = *opened;
+    verifier_options.dpop_replay = replay_store->Guard("dpop");
+  }
   gm::trust::TokenVerifier verifier(verifier_options, clock);
   if (args.auth == "off") {
     spdlog::warn("authentication is OFF (--auth off): every client may read and write everything");
@@ -194,7 +209,10 @@ int Serve(const ServeArgs& args) {
   gm::rest::Options rest_options;
   rest_options.software_version = kVersion;
   rest_options.lab_release_delay_days = args.lab_release_delay_days;
-  gm::rest::Context context{**store,     model,          clock,
+  // Writes through the REST layer stage their audit in their own transaction
+  // (rest/audit_outbox.h).
+  gm::rest::AuditingStore audited_store(**store, indexer);
+  gm::rest::Context context{audited_store, model,          clock,
                             indexer,     NewUuid,        rest_options,
                             page_tokens->get(), &profiles};
   context.verifier = args.auth == "off" ? nullptr : &verifier;
@@ -203,21 +221,31 @@ int Serve(const ServeArgs& args) {
   // The token endpoint: clients registered with `grunnmur client add`.
   gm::trust::ClientRegistry clients((std::filesystem::path(args.data) / "clients").string());
   gm::trust::TokenIssuer token_issuer(*keys, args.issuer, args.audience, clock);
-  gm::trust::ReplayCache assertion_jtis;
+  std::shared_ptr<gm::trust::ReplayGuard> assertion_jtis =
+      replay_store ? replay_store->Guard("assertion")
+                   : std::shared_ptr<gm::trust::ReplayGuard>(std::make_shared<gm::trust::ReplayCache>());
   context.clients = &clients;
   context.token_issuer = &token_issuer;
-  context.assertion_jtis = &assertion_jtis;
+  context.assertion_jtis = assertion_jtis.get();
   gm::trust::AuthCodeStore auth_codes(clock);  // /par, /authorize (people)
   context.auth_codes = &auth_codes;
-  // The audit log: <data>/audit.db, checkpoints signed with the same keys.
-  auto audit_log = gm::audit::AuditLog::Open(
-      gm::audit::LogOptions{.data_dir = args.data, .keys = *keys, .clock = &clock});
+  // The audit log: <data>/audit.db, or with PostgreSQL one chain in the shared
+  // database (all nodes); checkpoints signed with the same keys.
+  auto audit_log = gm::audit::AuditLog::Open(gm::audit::LogOptions{
+      .data_dir = args.data, .database_url = db, .keys = *keys, .clock = &clock});
   if (!audit_log.ok()) {
     spdlog::error("cannot open the audit log: {}", audit_log.status().message());
     (*store)->Close();
     return 1;
   }
   context.audit = audit_log->get();
+  // The audit outbox: rows a crash left behind are chained before serving;
+  // a background pass takes over any the request threads could not chain.
+  gm::rest::AuditRelay audit_relay(**store, **audit_log);
+  if (gm::Status st = audit_relay.DrainAll(); !st.ok()) {
+    spdlog::warn("the audit outbox could not be drained yet: {}", st.message());
+  }
+  audit_relay.Start(1000);
   if (gm::Status st = gm::rest::LoadStoredProfiles(context); !st.ok()) {
     spdlog::error("cannot load the stored profiles: {}", st.message());
     (*store)->Close();
@@ -310,6 +338,7 @@ int Serve(const ServeArgs& args) {
   server.Wait();
   demo_background.Stop();
   stop_refresher();
+  audit_relay.Stop();
   if (gm::Status st = (*audit_log)->Close(); !st.ok()) {
     spdlog::error("closing the audit log: {}", st.message());
   }
@@ -494,6 +523,9 @@ int main(int argc, char** argv) {
   CLI::App* keys_rotate = keys_cmd->add_subcommand(
       "rotate", "Make a new signing key; previous ones stay published and verifying");
   keys_rotate->add_option("--data", keys_args.data, "Data directory")->capture_default_str();
+  keys_rotate->add_option("--activate-after", keys_args.activate_after_s,
+                          "Seconds until the new key signs (default: 0 on SQLite, 10 on "
+                          "PostgreSQL, where several nodes share the keys)");
   keys_rotate->add_option("--keep", keys_args.keep, "Previous keys to keep (1-10)")
       ->capture_default_str();
   CLI::App* keys_list = keys_cmd->add_subcommand("list", "List the signing keys");
@@ -507,6 +539,9 @@ int main(int argc, char** argv) {
   audit_verify->add_option("--data", audit_args.data, "Data directory")->capture_default_str();
   audit_verify->add_option("--jwks", audit_args.jwks_file, "Extra trusted public keys (JWKS file)");
   audit_verify->add_flag("--only-jwks", audit_args.only_jwks, "Trust only the keys in --jwks");
+  audit_verify->add_option("--db", audit_args.db,
+                           "The shared audit chain in this PostgreSQL database (postgresql://…) "
+                           "instead of <data>/audit.db");
 
   gm::cli::BackupArgs backup_args;
   CLI::App* backup_cmd =

@@ -144,6 +144,12 @@ class ProfileRegistry {
   Status AddResource(const json::Value& resource);
   // True for the resource types AddResource takes.
   static bool Handles(std::string_view resource_type);
+  // Forgets what AddResource registered for a definition that was deleted or
+  // changed its url/version: the StructureDefinition or ValueSet with exactly
+  // this url and version, or the CodeSystem with this url (kept by url only).
+  // Returns whether anything was removed.
+  bool Unregister(std::string_view resource_type, std::string_view url,
+                  std::string_view version);
 
   // Loads every *.json file of the directory (not recursive, in name order)
   // that is a StructureDefinition, ValueSet or CodeSystem; other files are

@@ -432,6 +432,38 @@ Status ProfileRegistry::AddResource(const json::Value& resource) {
   return Status::Ok();
 }
 
+bool ProfileRegistry::Unregister(std::string_view resource_type, std::string_view url,
+                                 std::string_view version) {
+  std::unique_lock lock(mu_);
+  const std::string key(url);
+  if (resource_type == "CodeSystem") return codesystems_.erase(key) > 0;
+  if (resource_type == "ValueSet") {
+    auto it = valuesets_.find(key);
+    if (it == valuesets_.end()) return false;
+    auto& v = it->second;
+    size_t before = v.size();
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](const json::Value& x) { return x.get_string("version") == version; }),
+            v.end());
+    bool removed = v.size() != before;
+    if (v.empty()) valuesets_.erase(it);
+    return removed;
+  }
+  if (resource_type == "StructureDefinition") {
+    auto it = profiles_.find(key);
+    if (it == profiles_.end()) return false;
+    auto& v = it->second;
+    size_t before = v.size();
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](const auto& p) { return p->version() == version; }),
+            v.end());
+    bool removed = v.size() != before;
+    if (v.empty()) profiles_.erase(it);
+    return removed;
+  }
+  return false;
+}
+
 Status ProfileRegistry::LoadDirectory(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -176,44 +176,30 @@ std::string AuditInteraction(const Target& t, const std::string& m) {
   }
 }
 
-Status AuditAccess(const Context& ctx, const trust::Principal& principal,
-                   const RequestPolicy& policy, const Target& target, const http::Request& req,
-                   const std::string& interaction, const http::Response& response, bool denied) {
-  if (ctx.audit == nullptr || interaction.empty()) return Status::Ok();
-  if (policy.rule == RouteRule::kPublic || policy.rule == RouteRule::kNoData) return Status::Ok();
-  const bool failed = !denied && response.status >= 400;
-  std::vector<std::string> patients = policy.patients;
-  std::vector<const trust::Decision*> decisions;
-  for (const auto& d : policy.decisions) decisions.push_back(&d);
-  auto unavailable = [](const Status& why) {
-    return Status::Error(ErrorCategory::kUnavailable, "GM-AUDIT-030", "exception",
-                         "the access could not be audited, so no data is returned (" +
-                             std::string(why.code()) + ")");
-  };
-  if (patients.empty() && !denied) {
-    const std::string type =
-        target.route == Route::kCompartmentSearch ? target.compartment_type : target.type;
-    if (!IsPatientDataType(ctx.model, type)) return Status::Ok();
-    if (!failed) {
-      auto found = PatientsInResponse(ctx, response);
-      if (!found.ok()) return unavailable(found.status());
-      patients = std::move(*found);
-    } else if (!target.id.empty() && !target.type.empty() && target.route != Route::kCompartmentSearch &&
-               (target.route != Route::kInstanceOperation || target.type == "MedicationRequest")) {
-      auto comps = CompartmentsOf(ctx, target.type, target.id);
-      if (comps.ok()) patients = std::move(*comps);
-    } else if (target.type == "Patient" && !target.id.empty()) {
-      patients = {target.id};
+Result<std::vector<audit::Event>> AccessEvents(const Context& ctx,
+                                               const trust::Principal& principal,
+                                               const RequestPolicy& policy, const Target& target,
+                                               const http::Request& req,
+                                               const std::string& interaction,
+                                               const std::vector<std::string>& patients,
+                                               audit::Outcome outcome,
+                                               const std::string& failure_text) {
+  const bool denied = outcome == audit::Outcome::kDenied;
+  const bool failed = outcome == audit::Outcome::kFailed || outcome == audit::Outcome::kMajorFailure;
+  // The decision made for each patient (in policy order).
+  auto decision_for = [&](const std::string& patient) -> const trust::Decision* {
+    for (size_t i = 0; i < policy.patients.size() && i < policy.decisions.size(); ++i) {
+      if (policy.patients[i] == patient) return &policy.decisions[i];
     }
-  }
-  if (patients.empty()) return Status::Ok();
+    return nullptr;
+  };
   std::string query = req.query;
   if (req.method == "POST" && (target.route == Route::kTypeSearch || target.route == Route::kSystemSearch)) {
     query += (query.empty() ? "" : "&") + req.body;
   }
   std::vector<audit::Event> events;
   for (size_t i = 0; i < patients.size(); ++i) {
-    const trust::Decision* d = i < decisions.size() ? decisions[i] : nullptr;
+    const trust::Decision* d = decision_for(patients[i]);
     audit::AccessRecord rec;
     rec.actor = ActorFor(principal, policy, d);
     rec.patient_id = patients[i];
@@ -228,14 +214,15 @@ Status AuditAccess(const Context& ctx, const trust::Principal& principal,
     }
     rec.query = query;
     rec.time_us = ctx.clock.NowUs();
-    rec.outcome = denied ? audit::Outcome::kDenied
-                  : failed ? audit::Outcome::kFailed
-                           : audit::Outcome::kAllowed;
-    if (denied) {
+    // A person's batch: an entry refused for this patient while the others
+    // ran is a denial for this patient.
+    const bool patient_denied = denied || (d != nullptr && !d->permit);
+    rec.outcome = patient_denied ? audit::Outcome::kDenied : outcome;
+    if (patient_denied) {
       rec.outcome_text = std::string(policy.status.code());
       if (d && !d->permit) rec.outcome_text = d->code;
     } else if (failed) {
-      rec.outcome_text = "HTTP " + std::to_string(response.status);
+      rec.outcome_text = failure_text;
     } else if (d) {
       rec.outcome_text = std::string(trust::BasisName(d->basis));
       if (d->opened_sperring) rec.outcome_text += "; sperring åpnet";
@@ -263,10 +250,53 @@ Status AuditAccess(const Context& ctx, const trust::Principal& principal,
       }
     }
     auto ev = audit::BuildAuditEvent(rec);
-    if (!ev.ok()) return unavailable(ev.status());
+    if (!ev.ok()) return ev.status();
     events.push_back(std::move(*ev));
   }
-  auto appended = ctx.audit->Append(std::move(events));
+  return events;
+}
+
+Status AuditAccess(const Context& ctx, const trust::Principal& principal,
+                   const RequestPolicy& policy, const Target& target, const http::Request& req,
+                   const std::string& interaction, const http::Response& response, bool denied,
+                   const std::vector<std::string>& already_audited) {
+  if (ctx.audit == nullptr || interaction.empty()) return Status::Ok();
+  if (policy.rule == RouteRule::kPublic || policy.rule == RouteRule::kNoData) return Status::Ok();
+  const bool failed = !denied && response.status >= 400;
+  std::vector<std::string> patients = policy.patients;
+  auto unavailable = [](const Status& why) {
+    return Status::Error(ErrorCategory::kUnavailable, "GM-AUDIT-030", "exception",
+                         "the access could not be audited, so no data is returned (" +
+                             std::string(why.code()) + ")");
+  };
+  if (patients.empty() && !denied) {
+    const std::string type =
+        target.route == Route::kCompartmentSearch ? target.compartment_type : target.type;
+    if (!IsPatientDataType(ctx.model, type)) return Status::Ok();
+    if (!failed) {
+      auto found = PatientsInResponse(ctx, response);
+      if (!found.ok()) return unavailable(found.status());
+      patients = std::move(*found);
+    } else if (!target.id.empty() && !target.type.empty() && target.route != Route::kCompartmentSearch &&
+               (target.route != Route::kInstanceOperation || target.type == "MedicationRequest")) {
+      auto comps = CompartmentsOf(ctx, target.type, target.id);
+      if (comps.ok()) patients = std::move(*comps);
+    } else if (target.type == "Patient" && !target.id.empty()) {
+      patients = {target.id};
+    }
+  }
+  std::erase_if(patients, [&](const std::string& p) {
+    return std::find(already_audited.begin(), already_audited.end(), p) != already_audited.end();
+  });
+  if (patients.empty()) return Status::Ok();
+  const audit::Outcome outcome = denied   ? audit::Outcome::kDenied
+                                 : failed ? audit::Outcome::kFailed
+                                          : audit::Outcome::kAllowed;
+  const std::string failure = failed ? "HTTP " + std::to_string(response.status) : std::string();
+  auto events = AccessEvents(ctx, principal, policy, target, req, interaction, patients, outcome,
+                             failure);
+  if (!events.ok()) return unavailable(events.status());
+  auto appended = ctx.audit->Append(std::move(*events));
   if (!appended.ok()) return unavailable(appended.status());
   return Status::Ok();
 }

@@ -1,4 +1,6 @@
 #include "rest/auth.h"
+#include "rest/engine.h"
+#include "rest/handlers.h"
 #include "rest/eresept_ops.h"
 #include "no/hpr.h"
 
@@ -6,6 +8,9 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <functional>
+#include <map>
+#include <set>
 
 #include "no/confidentiality.h"
 #include "no/identifiers.h"
@@ -627,23 +632,32 @@ RouteRule RouteRuleFor(const Target& t, const std::string& method, AccessMode mo
     }
   }
   switch (t.route) {
+    case Route::kSystem:
+      // Batch/transaction: every entry decided as the same request alone.
+      return method == "POST" ? RouteRule::kBundle : RouteRule::kDenied;
     case Route::kType:
       if (get) return RouteRule::kPatientSearch;
       if (method == "POST") return RouteRule::kCreate;
-      return RouteRule::kDenied;  // conditional update/delete search across patients
+      // Conditional update/delete: the criteria must name one patient.
+      if (method == "PUT" || method == "DELETE") return RouteRule::kConditionalWrite;
+      return RouteRule::kDenied;
     case Route::kTypeSearch:
       return method == "POST" ? RouteRule::kPatientSearch : RouteRule::kDenied;
     case Route::kCompartmentSearch:
       return get ? RouteRule::kCompartment : RouteRule::kDenied;
     case Route::kInstance:
       if (get) return RouteRule::kAddressed;
-      if (method == "PUT" || method == "DELETE") return RouteRule::kAddressedWrite;
-      return RouteRule::kDenied;  // PATCH: the patched result is not known beforehand
+      // PATCH: decided on the current version; the patched result is
+      // checked inside the write (Call::may_write).
+      if (method == "PUT" || method == "DELETE" || method == "PATCH") {
+        return RouteRule::kAddressedWrite;
+      }
+      return RouteRule::kDenied;
     case Route::kInstanceHistory:
     case Route::kVersion:
       return get ? RouteRule::kAddressed : RouteRule::kDenied;
     default:
-      return RouteRule::kDenied;  // system/type history, system search, batch/transaction
+      return RouteRule::kDenied;  // system/type history, system search
   }
 }
 
@@ -654,6 +668,206 @@ bool SearchMayReachOut(const trust::Principal* principal, const Target& target,
   if (need.permissions == 0) return true;
   if (ModeFor(*principal, need) != AccessMode::kSystem) return false;
   return !RestrictedKind(trust::ClientKindFromScopes(principal->scopes.others()));
+}
+
+namespace {
+
+// Transaction fullUrl resolution for the policy (as transaction.cc rewrites
+// them): Reference.reference, url and value[x] strings equal to a key.
+void RewriteForPolicy(json::Value& v, const std::map<std::string, std::string>& map) {
+  if (v.is_object()) {
+    for (auto& [k, child] : v.object()) {
+      if (child.is_string() && (k == "reference" || k == "url" || k.rfind("value", 0) == 0)) {
+        auto it = map.find(child.str());
+        if (it != map.end()) child = json::Value(it->second);
+      } else {
+        RewriteForPolicy(child, map);
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& child : v.array()) RewriteForPolicy(child, map);
+  }
+}
+
+void ConditionalRefsForPolicy(const json::Value& v, const fhir::Model& model,
+                              std::set<std::string>& out) {
+  if (v.is_object()) {
+    for (const auto& [k, child] : v.object()) {
+      if (k == "reference" && child.is_string()) {
+        const std::string& s = child.str();
+        size_t q = s.find('?');
+        if (q != std::string::npos && q > 0 && model.IsResourceType(s.substr(0, q))) out.insert(s);
+      } else {
+        ConditionalRefsForPolicy(child, model, out);
+      }
+    }
+  } else if (v.is_array()) {
+    for (const auto& child : v.array()) ConditionalRefsForPolicy(child, model, out);
+  }
+}
+
+// A person's batch/transaction: every entry is decided as the same request
+// alone (DecideRequest on the entry's method, url and resource). In a
+// transaction, references to other entries' fullUrls are first resolved as
+// the transaction will resolve them: a PUT [type]/[id] entry is that
+// resource; a POST entry is a new resource that is in nobody's record yet (a
+// new Patient is not one the caller acts for, so data attached to it is
+// refused); a conditional reference that matches exactly one resource now is
+// that resource. Whatever the transaction then really writes is checked
+// again inside it (Call::may_write). Error: the transaction is refused as a
+// whole (one answer, naming neither the entry nor the reason).
+Status DecideBundleEntries(const Context& ctx, const trust::Principal& principal, AccessMode mode,
+                           const http::Request& req, RequestPolicy& pol,
+                           const std::function<void(const std::string&, const trust::Decision&)>& record) {
+  auto bundle = json::Parse(req.body, json::ParseOptions{.max_depth = ctx.options.max_json_depth});
+  // Not a Bundle of entries: the handler answers 400 (and runs no entry
+  // without a verdict).
+  if (!bundle.ok() || !bundle->is_object() || bundle->get_string("resourceType") != "Bundle") {
+    return Status::Ok();
+  }
+  std::string_view kind = bundle->get_string("type");
+  const bool transaction = kind == "transaction";
+  if (kind != "batch" && !transaction) return Status::Ok();
+  const json::Value* list = bundle->find("entry");
+  if (list == nullptr || !list->is_array() ||
+      list->size() > ctx.options.max_transaction_entries) {
+    return Status::Ok();
+  }
+  struct Planned {
+    bool ok = false;
+    std::string method, url, path, query;
+    Target target;
+  };
+  std::vector<Planned> planned(list->size());
+  std::map<std::string, std::string> ids;  // transaction: fullUrl → Type/id
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json::Value& e = list->array()[i];
+    const json::Value* request = e.is_object() ? e.find("request") : nullptr;
+    if (request == nullptr || !request->is_object()) continue;
+    Planned& p = planned[i];
+    p.method = std::string(request->get_string("method"));
+    p.url = std::string(request->get_string("url"));
+    std::string url = p.url;
+    if (url.rfind(ctx.options.base_url + "/", 0) == 0) url = url.substr(ctx.options.base_url.size());
+    size_t q = url.find('?');
+    p.path = url.substr(0, q);
+    if (q != std::string::npos) p.query = url.substr(q + 1);
+    if (!p.path.empty() && p.path.front() != '/') p.path = "/" + p.path;
+    auto target = ParseTarget(ctx.model, p.path);
+    if (!target.ok() || target->type.empty() || target->route == Route::kSystem) continue;
+    p.target = std::move(*target);
+    p.ok = true;
+    std::string full_url(e.get_string("fullUrl"));
+    if (!transaction || full_url.empty()) continue;
+    if (p.method == "PUT" && p.target.route == Route::kInstance) {
+      ids[full_url] = p.target.type + "/" + p.target.id;
+    } else if (p.method == "POST") {
+      ids[full_url] = p.target.type + "/" + ctx.new_id();  // new: in nobody's record
+    }
+  }
+  if (transaction) {
+    std::set<std::string> conditional;
+    for (const auto& e : list->array()) {
+      if (const json::Value* r = e.is_object() ? e.find("resource") : nullptr) {
+        ConditionalRefsForPolicy(*r, ctx.model, conditional);
+      }
+    }
+    for (const std::string& ref : conditional) {
+      if (ids.count(ref)) continue;
+      size_t q = ref.find('?');
+      std::string type = ref.substr(0, q);
+      auto query = CriteriaQuery(ctx, type, std::string_view(ref).substr(q + 1));
+      if (!query.ok()) continue;  // unresolved: no patient, refused below
+      query->limit = 2;
+      auto page = ctx.store.Search(*query);
+      if (page.ok() && page->resources.size() == 1) ids[ref] = type + "/" + page->resources[0].id;
+    }
+  }
+  bool refused = false;
+  pol.entries.resize(list->size());
+  for (size_t i = 0; i < list->size(); ++i) {
+    RequestPolicy::EntryVerdict& verdict = pol.entries[i];
+    const Planned& p = planned[i];
+    if (!p.ok) {
+      verdict.status = ForbiddenFor(mode, "this entry's request is not one the policy can decide");
+      refused = true;
+      continue;
+    }
+    const json::Value& e = list->array()[i];
+    http::Request sub;
+    sub.method = p.method;
+    sub.path = p.path;
+    sub.query = p.query;
+    sub.target = p.url;
+    sub.remote = req.remote;
+    sub.request_id = req.request_id;
+    if (const json::Value* request = e.find("request")) {
+      if (std::string_view ine = request->get_string("ifNoneExist"); !ine.empty()) {
+        sub.headers.emplace_back("if-none-exist", std::string(ine));
+      }
+    }
+    if (const json::Value* r = e.find("resource")) {
+      json::Value resource = *r;
+      if (transaction) RewriteForPolicy(resource, ids);
+      sub.body = json::Write(resource);
+    }
+    auto params = ParseForm(p.query);
+    RequestPolicy one = DecideRequest(ctx, principal, mode, p.target, p.method,
+                                      params.ok() ? *params : Params{}, sub);
+    for (size_t k = 0; k < one.patients.size() && k < one.decisions.size(); ++k) {
+      record(one.patients[k], one.decisions[k]);
+    }
+    for (auto& w : one.write_permits) {
+      if (std::find(pol.write_permits.begin(), pol.write_permits.end(), w) ==
+          pol.write_permits.end()) {
+        pol.write_permits.push_back(std::move(w));
+      }
+    }
+    if (pol.practitioner_name.empty()) pol.practitioner_name = one.practitioner_name;
+    verdict.status = one.status;
+    verdict.patient_scope = std::move(one.patient_scope);
+    if (!verdict.status.ok()) refused = true;
+  }
+  if (transaction && refused) {
+    return ForbiddenFor(mode, "the transaction holds an entry this caller may not perform, or "
+                              "one that addresses nothing it may see; nothing was written");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void ApplyPolicy(const Context& ctx, const RequestPolicy& policy, Call& call) {
+  call.patient_scope = policy.patient_scope;
+  if (policy.confined_writes) {
+    call.no_client_ids = true;
+    call.person_code = policy.mode == AccessMode::kPatient ? "GM-AUTH-042" : "GM-AUTH-041";
+    const RequestPolicy* pol = &policy;
+    const fhir::Model* model = &ctx.model;
+    call.may_write = [pol, model](const std::string& type,
+                                  const std::vector<std::string>& patients) -> Status {
+      if (patients.empty() && IsPatientData(*model, type)) {
+        return ForbiddenFor(pol->mode, "the change would leave the resource in no patient's "
+                                       "record; nothing was written");
+      }
+      for (const auto& p : patients) {
+        std::pair<std::string, std::string> key{p, type};
+        if (std::find(pol->write_permits.begin(), pol->write_permits.end(), key) ==
+            pol->write_permits.end()) {
+          return ForbiddenFor(pol->mode, "the change would touch a record this request was not "
+                                         "decided for; nothing was written");
+        }
+      }
+      return Status::Ok();
+    };
+  }
+  if (policy.rule == RouteRule::kBundle) {
+    call.entries_decided = true;
+    for (const auto& v : policy.entries) {
+      call.entry_denials.push_back(v.status);
+      call.entry_scopes.push_back(v.patient_scope);
+    }
+  }
 }
 
 RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principal,
@@ -745,9 +959,63 @@ RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principa
     }
     return trust::Decide(in);
   };
+  // One decision per patient (the audit writes one event per patient): a
+  // denial for a patient outweighs a permit for the same patient.
   auto record = [&](const std::string& patient, const trust::Decision& d) {
+    for (size_t i = 0; i < pol.patients.size(); ++i) {
+      if (pol.patients[i] != patient) continue;
+      if (!d.permit && pol.decisions[i].permit) pol.decisions[i] = d;
+      return;
+    }
     pol.patients.push_back(patient);
     pol.decisions.push_back(d);
+  };
+  pol.confined_writes = mode != AccessMode::kSystem;
+  auto permit_write = [&](const std::string& patient, const std::string& type) {
+    std::pair<std::string, std::string> key{patient, type};
+    if (std::find(pol.write_permits.begin(), pol.write_permits.end(), key) ==
+        pol.write_permits.end()) {
+      pol.write_permits.push_back(std::move(key));
+    }
+  };
+  // The patients a search (or conditional criteria) names: patient=,
+  // subject= as Patient/X; for Patient: _id=X, identifier=…|FNR.
+  // `unnamed`: some value names no known patient.
+  auto named_patients = [&](const Params& params, const std::string& type,
+                            std::vector<std::string>& named, bool& unnamed) -> Status {
+    for (const auto& [name, value] : params) {
+      std::string_view n = name;
+      const bool ref_param = n == "patient" || n == "subject" || n == "patient:Patient" ||
+                             n == "subject:Patient";
+      const bool patient_id = type == "Patient" && n == "_id";
+      const bool patient_ident = type == "Patient" && n == "identifier";
+      if (!ref_param && !patient_id && !patient_ident) continue;
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t comma = value.find(',', start);
+        if (comma == std::string::npos) comma = value.size();
+        std::string v = value.substr(start, comma - start);
+        start = comma + 1;
+        if (patient_ident) {
+          size_t bar = v.find('|');
+          std::string code = bar == std::string::npos ? v : v.substr(bar + 1);
+          GM_ASSIGN_OR_RETURN(auto ids, PatientsWithPid(ctx, code));
+          if (ids.empty()) unnamed = true;
+          for (auto& i : ids) named.push_back(i);
+          continue;
+        }
+        std::string id = RefId(v, "Patient");
+        if (id.empty() && (patient_id || n.starts_with("patient") || n == "subject:Patient") &&
+            IsValidId(v)) {
+          id = v;
+        }
+        if (id.empty()) unnamed = true;
+        else named.push_back(id);
+      }
+    }
+    std::sort(named.begin(), named.end());
+    named.erase(std::unique(named.begin(), named.end()), named.end());
+    return Status::Ok();
   };
   // Everything a citizen may act for: own records, children, fullmakt givers.
   auto citizen_candidates = [&]() -> Result<std::vector<std::string>> {
@@ -899,9 +1167,28 @@ RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principa
         return pol;
       }
       std::vector<std::string> patients;
+      if (pol.rule == RouteRule::kCreate && !req.Header("if-none-exist").empty()) {
+        // Its match would search across patients (and tell what exists).
+        return fail(ForbiddenFor(mode, "conditional create (If-None-Exist) is open only to "
+                                       "operator and EHR systems"));
+      }
       if (pol.rule == RouteRule::kAddressedWrite) {
         auto old = CompartmentsOf(ctx, target.type, target.id);
         if (!old.ok()) return fail(old.status());
+        // No existence probe (PUT, DELETE, PATCH): an unknown id (persons do
+        // not create with ids of their choosing) and an id in a record the
+        // caller may not see answer alike, as a read of an unknown id does.
+        // (The e-resept instance operations keep their own answers.)
+        const bool probe_safe = target.route == Route::kInstance;
+        if (probe_safe && old->empty()) return fail(NotFound(target.type, target.id));
+        for (const auto& p : probe_safe ? *old : std::vector<std::string>{}) {
+          auto d = decide(p, target.type, trust::PdpInteraction::kRead);
+          if (!d.ok()) return fail(d.status());
+          if (!d->permit) {
+            record(p, *d);
+            return fail(NotFound(target.type, target.id));
+          }
+        }
         patients = std::move(*old);
       }
       if (method == "PUT" || (method == "POST" && target.route != Route::kInstanceOperation)) {
@@ -920,12 +1207,63 @@ RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principa
         auto d = decide(p, target.type, interaction);
         if (!d.ok()) return fail(d.status());
         record(p, *d);
+        if (d->permit) permit_write(p, target.type);
         if (!d->permit && ok) {
           ok = false;
           first_denial = *d;
         }
       }
       if (!ok) return fail(Denied(mode, first_denial));
+      return pol;
+    }
+    case RouteRule::kConditionalWrite: {
+      const std::string& type = target.type;
+      if (!IsPatientData(ctx.model, type)) {
+        auto d = decide("", type, interaction);
+        if (!d.ok()) return fail(d.status());
+        if (!d->permit) return fail(Denied(mode, *d));
+        return pol;
+      }
+      auto criteria = CriteriaQuery(ctx, type, req.query);
+      if (!criteria.ok()) return fail(criteria.status());  // 400, as the handler would answer
+      for (const auto& c : criteria->clauses) {
+        if (c.op == store::Clause::Op::kChain || c.op == store::Clause::Op::kHas) {
+          return fail(Status::Error(ErrorCategory::kForbidden, "GM-AUTH-043", "forbidden",
+                                    "chains and _has are open only to operator and EHR systems"));
+        }
+      }
+      std::vector<std::string> named;
+      bool unnamed_value = false;
+      if (Status st = named_patients(query_params, type, named, unnamed_value); !st.ok()) {
+        return fail(st);
+      }
+      if (named.size() != 1 || unnamed_value) {
+        return fail(ForbiddenFor(mode, "a conditional update or delete by a person must name "
+                                       "exactly one identified patient (patient=, subject=)"));
+      }
+      std::vector<std::string> patients = named;
+      if (method == "PUT") {
+        auto fresh = body_compartments(type, "");
+        if (!fresh.ok()) return fail(fresh.status());
+        for (auto& p : *fresh) {
+          if (std::find(patients.begin(), patients.end(), p) == patients.end()) patients.push_back(p);
+        }
+      }
+      for (const auto& p : patients) {
+        auto d = decide(p, type, interaction);
+        if (!d.ok()) return fail(d.status());
+        record(p, *d);
+        if (!d->permit) return fail(Denied(mode, *d));
+        permit_write(p, type);
+      }
+      // The match is confined to the named patient's compartment.
+      pol.patient_scope = named;
+      return pol;
+    }
+    case RouteRule::kBundle: {
+      if (Status st = DecideBundleEntries(ctx, principal, mode, req, pol, record); !st.ok()) {
+        return fail(std::move(st));
+      }
       return pol;
     }
     case RouteRule::kPatientSearch: {
@@ -948,41 +1286,18 @@ RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principa
           params.insert(params.end(), form->begin(), form->end());
         }
       }
+      // A follow-up page (`_page` token of a POST _search): decided on the
+      // parameters sealed in the token, exactly as the first page was.
+      if (std::optional<std::string> token = ParamValue(params, "_page")) {
+        auto sealed = SealedSearchParams(ctx, *token);
+        if (!sealed.ok()) return fail(sealed.status());
+        params = std::move(*sealed);
+      }
       std::vector<std::string> named;
       bool unnamed_value = false;
-      for (const auto& [name, value] : params) {
-        std::string_view n = name;
-        const bool ref_param = n == "patient" || n == "subject" || n == "patient:Patient" ||
-                               n == "subject:Patient";
-        const bool patient_id = type == "Patient" && n == "_id";
-        const bool patient_ident = type == "Patient" && n == "identifier";
-        if (!ref_param && !patient_id && !patient_ident) continue;
-        size_t start = 0;
-        while (start <= value.size()) {
-          size_t comma = value.find(',', start);
-          if (comma == std::string::npos) comma = value.size();
-          std::string v = value.substr(start, comma - start);
-          start = comma + 1;
-          if (patient_ident) {
-            size_t bar = v.find('|');
-            std::string code = bar == std::string::npos ? v : v.substr(bar + 1);
-            auto ids = PatientsWithPid(ctx, code);
-            if (!ids.ok()) return fail(ids.status());
-            if (ids->empty()) unnamed_value = true;
-            for (auto& i : *ids) named.push_back(i);
-            continue;
-          }
-          std::string id = RefId(v, "Patient");
-          if (id.empty() && (patient_id || n.starts_with("patient") || n == "subject:Patient") &&
-              IsValidId(v)) {
-            id = v;
-          }
-          if (id.empty()) unnamed_value = true;
-          else named.push_back(id);
-        }
+      if (Status st = named_patients(params, type, named, unnamed_value); !st.ok()) {
+        return fail(st);
       }
-      std::sort(named.begin(), named.end());
-      named.erase(std::unique(named.begin(), named.end()), named.end());
       if (mode == AccessMode::kUser) {
         if (named.size() != 1 || unnamed_value) {
           return fail(ForbiddenFor(mode, "clinician searches must name one identified patient "

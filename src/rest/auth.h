@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/event.h"
 #include "core/status.h"
 #include "http/server.h"
 #include "rest/context.h"
@@ -66,11 +67,13 @@ enum class RouteRule {
   kSystemAsToday,     // system of kind operator/ehr: the scopes decide
   kSystemByType,      // system of a restricted kind: the kind's table per type
   kAddressed,         // read/vread/history of one resource: its patients
-  kAddressedWrite,    // update/delete of one resource: its patients (old and new)
+  kAddressedWrite,    // update/patch/delete of one resource: its patients (old and new)
   kCreate,            // create: the patients of the body
   kPatientSearch,     // search limited to patients the caller may see
   kCompartment,       // Patient/X/… and Patient/X/$everything, $access-log: patient X
-  kDenied,            // refused for this mode (cross-patient, conditional, batch …)
+  kConditionalWrite,  // person's conditional update/delete: criteria name one patient
+  kBundle,            // person's batch/transaction: every entry decided as if alone
+  kDenied,            // refused for this mode (cross-patient, system search …)
 };
 RouteRule RouteRuleFor(const Target& target, const std::string& method, AccessMode mode,
                        bool restricted_kind);
@@ -96,7 +99,27 @@ struct RequestPolicy {
   std::string practitioner_name;  // clinician's name from HPR (audit)
   std::string practitioner_authorization;  // an active HPR authorisation (9060), audit
   std::string requester_reference;  // citizen: Patient/<own id> (audit)
+  // Persons (clinicians, citizens): writes are confined to these (patient,
+  // type) pairs, the ones decided permitted for writing in this request; the
+  // handlers check the old and the new version against them inside the write
+  // transaction (Call::may_write), so a write never moves a resource into, or
+  // touches, a record the request was not decided for.
+  bool confined_writes = false;
+  std::vector<std::pair<std::string, std::string>> write_permits;
+  // kBundle: one verdict per Bundle entry (index = entry index): ok, or the
+  // answer that entry gets (a batch answers it in the entry's response; a
+  // transaction with any refused entry is refused as a whole, before it runs).
+  struct EntryVerdict {
+    Status status;
+    std::vector<std::string> patient_scope;  // conditional entries: the one patient
+  };
+  std::vector<EntryVerdict> entries;
 };
+
+// Copies what the handlers enforce from the policy into the call (the
+// compartments a search or a conditional write is confined to, the write
+// hook, the per-entry verdicts of a person's batch/transaction).
+void ApplyPolicy(const Context& ctx, const RequestPolicy& policy, struct Call& call);
 
 // Runs the policy for a request: gathers the facts from the store and asks
 // trust::Decide for each patient concerned.
@@ -126,9 +149,24 @@ std::string AuditInteraction(const Target& target, const std::string& method);
 // when `denied`, failed for a 4xx/5xx answer, else allowed. Error (kUnavailable
 // GM-AUDIT-030) when the log cannot take the events: the caller then sends
 // that error instead of the answer.
+// Patients in already_audited are left out (a write's own audit, staged in
+// its transaction: rest/audit_outbox.h).
 Status AuditAccess(const Context& ctx, const trust::Principal& principal,
                    const RequestPolicy& policy, const Target& target, const http::Request& req,
-                   const std::string& interaction, const http::Response& response, bool denied);
+                   const std::string& interaction, const http::Response& response, bool denied,
+                   const std::vector<std::string>& already_audited = {});
+
+// The AuditEvents of one request for the given patients, one per patient,
+// each with the decision the policy made for that patient (access_log.cc).
+// failure_text: the outcome text of a failed request.
+Result<std::vector<audit::Event>> AccessEvents(const Context& ctx,
+                                               const trust::Principal& principal,
+                                               const RequestPolicy& policy, const Target& target,
+                                               const http::Request& req,
+                                               const std::string& interaction,
+                                               const std::vector<std::string>& patients,
+                                               audit::Outcome outcome,
+                                               const std::string& failure_text);
 
 // GET Patient/[id]/$access-log (access_log.cc): the citizen's (or their
 // representative's) view of who accessed the record: name, role,

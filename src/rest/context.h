@@ -58,7 +58,7 @@ struct Context {
   // token endpoint.
   const trust::ClientRegistry* clients = nullptr;
   const trust::TokenIssuer* token_issuer = nullptr;
-  trust::ReplayCache* assertion_jtis = nullptr;
+  trust::ReplayGuard* assertion_jtis = nullptr;  // shared by the nodes on PostgreSQL
   // The authorization-code flow for people (rest/oauth.cc, rest/authorize.cc):
   // pushed requests, login sessions and codes. Null: no /par, /authorize.
   trust::AuthCodeStore* auth_codes = nullptr;

@@ -26,7 +26,9 @@ http::Response HandleDelete(Call& call) {
     std::string id = call.target.id;
     nothing_matched = false;
     if (conditional) {
-      auto ids = MatchCriteria(call.ctx, txn, call.target.type, call.req.query, 2);
+      // A person's match is confined to the patient the criteria name.
+      auto ids = MatchConfined(call.ctx, txn, call.target.type, call.req.query, 2,
+                               call.patient_scope);
       if (!ids.ok()) return ids.status();
       if (ids->size() > 1) {
         return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-074", "multiple-matches",
@@ -38,6 +40,7 @@ http::Response HandleDelete(Call& call) {
       }
       id = ids->front();
     }
+    GM_RETURN_IF_ERROR(CheckWrite(call, txn, call.target.type, id, nullptr));
     auto r = DoDelete(call.ctx, txn, call.target.type, id, if_match);
     if (!r.ok()) return r.status();
     result = std::move(*r);
@@ -47,6 +50,7 @@ http::Response HandleDelete(Call& call) {
   http::Response r;
   r.status = 204;
   if (nothing_matched) return r;
+  if (result.version.deleted && result.version.version > 0) AfterCommit(call.ctx, result.version);
   if (result.version.version > 0) r.SetHeader("ETag", ETagFor(result.version.version));
   if (call.prefer.ret == PreferReturn::kOperationOutcome) {
     r.status = 200;

@@ -3,6 +3,8 @@
 #include "eresept/prescription.h"
 
 #include <algorithm>
+#include <set>
+#include <map>
 #include <charconv>
 
 #include "core/time.h"
@@ -171,27 +173,10 @@ Status LoadStoredProfiles(const Context& ctx) {
   return Status::Ok();
 }
 
-Result<int64_t> RefreshStoredProfiles(const Context& ctx, int64_t since_us) {
-  int64_t newest = since_us;
-  if (ctx.profiles == nullptr) return newest;
-  for (const char* type : {"CodeSystem", "ValueSet", "StructureDefinition"}) {
-    GM_ASSIGN_OR_RETURN(store::Query q,
-                        CriteriaQuery(ctx, type, "_lastUpdated=ge" + time::FormatInstant(since_us)));
-    q.limit = 500;
-    while (true) {
-      GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));
-      for (const auto& v : page.resources) {
-        AfterCommit(ctx, v);
-        newest = std::max(newest, v.last_updated_us);
-      }
-      if (page.next.empty()) break;
-      q.after = page.next;
-    }
-  }
-  return newest;
-}
+namespace {
 
-void AfterCommit(const Context& ctx, const store::ResourceVersion& version) {
+// Registers a stored StructureDefinition, ValueSet or CodeSystem with ctx.profiles.
+void RegisterDefinition(const Context& ctx, const store::ResourceVersion& version) {
   if (ctx.profiles == nullptr || version.deleted ||
       !profile::ProfileRegistry::Handles(version.type)) {
     return;
@@ -205,6 +190,123 @@ void AfterCommit(const Context& ctx, const store::ResourceVersion& version) {
     spdlog::debug("{}/{} not registered for validation: {}", version.type, version.id,
                   st.code());
   }
+}
+
+// (url, version) of a stored definition's JSON; url "" when it has none.
+using DefinitionId = std::pair<std::string, std::string>;
+DefinitionId IdentityOf(const store::ResourceVersion& v) {
+  if (v.deleted) return {};
+  auto parsed = json::Parse(v.json, json::ParseOptions{.max_depth = 1024});
+  if (!parsed.ok()) return {};
+  return {std::string(parsed->get_string("url")), std::string(parsed->get_string("version"))};
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A definition (url, version) that one stored resource no longer carries:
+// registered again from another live stored resource with the same identity
+// if there is one, else removed from ctx.profiles.
+Status ForgetDefinition(const Context& ctx, const std::string& type, const DefinitionId& id) {
+  GM_ASSIGN_OR_RETURN(store::Query q, CriteriaQuery(ctx, type, "url=" + PercentEncode(id.first)));
+  q.limit = 100;
+  GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));
+  for (const auto& v : page.resources) {
+    DefinitionId other = IdentityOf(v);
+    // CodeSystems are registered by url alone.
+    if (other.first == id.first && (type == "CodeSystem" || other.second == id.second)) {
+      RegisterDefinition(ctx, v);
+      return Status::Ok();
+    }
+  }
+  if (ctx.profiles->Unregister(type, id.first, id.second)) {
+    spdlog::info("{} {}|{} is no longer stored: unregistered", type, id.first, id.second);
+  }
+  return Status::Ok();
+}
+
+// Brings ctx.profiles in line with the stored definition type/id whose
+// versions first..last changed (created, updated or deleted): its current
+// content is registered, and what versions first-1..last carried under
+// another url or version (or at all, when it is deleted now) is forgotten.
+Status ReconcileDefinition(const Context& ctx, const std::string& type, const std::string& id,
+                           int64_t first, int64_t last) {
+  GM_ASSIGN_OR_RETURN(std::optional<store::ResourceVersion> cur, ctx.store.Read(type, id));
+  DefinitionId live;
+  if (cur && !cur->deleted) {
+    live = IdentityOf(*cur);
+    RegisterDefinition(ctx, *cur);
+    last = std::max(last, cur->version);
+  }
+  std::set<DefinitionId> stale;
+  for (int64_t v = std::max<int64_t>(1, first - 1); v <= last; ++v) {
+    if (cur && !cur->deleted && v == cur->version) continue;
+    GM_ASSIGN_OR_RETURN(std::optional<store::ResourceVersion> old,
+                        ctx.store.ReadVersion(type, id, v));
+    if (!old || old->deleted) continue;
+    DefinitionId was = IdentityOf(*old);
+    if (!was.first.empty() && was != live) stale.insert(std::move(was));
+  }
+  for (const DefinitionId& d : stale) GM_RETURN_IF_ERROR(ForgetDefinition(ctx, type, d));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<int64_t> RefreshStoredProfiles(const Context& ctx, int64_t since_us) {
+  int64_t newest = since_us;
+  if (ctx.profiles == nullptr) return newest;
+  // The history since since_us (deletions included): every definition
+  // created, changed or deleted by any node, reconciled once each.
+  for (const char* type : {"CodeSystem", "ValueSet", "StructureDefinition"}) {
+    std::map<std::string, std::pair<int64_t, int64_t>> touched;  // id -> first, last version
+    store::HistoryQuery h;
+    h.type = type;
+    h.since_us = since_us;
+    h.limit = 500;
+    while (true) {
+      GM_ASSIGN_OR_RETURN(store::HistoryPage page, ctx.store.History(h));
+      for (const auto& v : page.versions) {
+        auto [it, added] = touched.try_emplace(v.id, v.version, v.version);
+        it->second.first = std::min(it->second.first, v.version);
+        it->second.second = std::max(it->second.second, v.version);
+        newest = std::max(newest, v.last_updated_us);
+      }
+      if (page.next.empty()) break;
+      h.after = page.next;
+    }
+    for (const auto& [id, range] : touched) {
+      GM_RETURN_IF_ERROR(ReconcileDefinition(ctx, type, id, range.first, range.second));
+    }
+  }
+  return newest;
+}
+
+void AfterCommit(const Context& ctx, const store::ResourceVersion& version) {
+  if (ctx.profiles == nullptr || !profile::ProfileRegistry::Handles(version.type)) return;
+  if (version.deleted || version.version > 1) {
+    // An update may change the url or version it is known by, a deletion
+    // removes it: what the previous version carried is forgotten at once on
+    // this node (other nodes: RefreshStoredProfiles).
+    Status st = ReconcileDefinition(ctx, version.type, version.id, version.version, version.version);
+    if (!st.ok()) {
+      spdlog::warn("{}/{}: definitions not reconciled: {}", version.type, version.id, st.message());
+    }
+    return;
+  }
+  RegisterDefinition(ctx, version);
 }
 
 Status ValidateResource(const Context& ctx, const json::Value& resource) {

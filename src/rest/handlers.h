@@ -3,13 +3,16 @@
 // returns the HTTP response; errors go through rest/outcome.h.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/server.h"
 #include "rest/context.h"
 #include "trust/tokens.h"
 #include "rest/request.h"
+#include "store/store.h"
 
 namespace gm::rest {
 
@@ -25,7 +28,45 @@ struct Call {
   // Non-empty: a citizen's request, limited to these Patients' compartments
   // (searches get a compartment clause; includes, chains and _has are refused).
   std::vector<std::string> patient_scope = {};
+  // Persons: a write may only touch the compartments the policy decided
+  // permitted for this request (RequestPolicy::write_permits). Handlers call
+  // it inside the write transaction, before the store's Put, with the type and
+  // the patients of the old and of the new version (an error: refuse, nothing
+  // written). Null: not confined (systems, trusted internal requests).
+  std::function<Status(const std::string& type, const std::vector<std::string>& patients)>
+      may_write = nullptr;
+  // Persons: ids are not chosen by the client — update-as-create (PUT to an
+  // unknown id) answers exactly as an id in a record the caller may not see.
+  bool no_client_ids = false;
+  std::string person_code = "GM-AUTH-041";  // the mode's 403 code (041 clinician, 042 citizen)
+  // Persons' batch/transaction: the policy's verdict per entry (index = entry
+  // index); an entry without a verdict is not run.
+  bool entries_decided = false;
+  std::vector<Status> entry_denials = {};                     // ok = allowed
+  std::vector<std::vector<std::string>> entry_scopes = {};    // conditional entries
 };
+
+// Conditional criteria → ids of current matches (at most `limit`) inside the
+// write transaction; when `scope` is non-empty the match is confined to those
+// patients' compartments (update.cc).
+Result<std::vector<std::string>> MatchConfined(const Context& ctx, store::Txn& txn,
+                                               const std::string& type,
+                                               std::string_view criteria, size_t limit,
+                                               const std::vector<std::string>& scope);
+
+// The patients a write touches, for Call::may_write: the compartments of the
+// current version inside txn (none when it does not exist or is deleted) and
+// of `next` (null: a delete) stored as type/id (update.cc).
+Result<std::vector<std::string>> TouchedPatients(const Context& ctx, store::Txn& txn,
+                                                 const std::string& type, const std::string& id,
+                                                 const json::Value* next);
+// Call::may_write on what the write touches (ok when not confined).
+Status CheckWrite(const Call& call, store::Txn& txn, const std::string& type,
+                  const std::string& id, const json::Value* next);
+
+// The parameters sealed in a search page token (search.cc), for the policy:
+// the follow-up page is decided on the same parameters as the first one.
+Result<Params> SealedSearchParams(const Context& ctx, std::string_view token);
 
 http::Response HandleRead(Call& call);          // read.cc
 http::Response HandleVRead(Call& call);         // vread.cc

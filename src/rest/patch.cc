@@ -79,6 +79,9 @@ http::Response HandlePatch(Call& call) {
                            "a patch may not change resourceType or id");
     }
     GM_RETURN_IF_ERROR(ValidateResource(call.ctx, *patched));
+    // A person's patch may not move the resource into (or touch) a record
+    // this request was not decided for.
+    GM_RETURN_IF_ERROR(CheckWrite(call, txn, call.target.type, call.target.id, patched));
     auto r = DoUpdate(call.ctx, txn, call.target.type, call.target.id, std::move(*patched),
                       cur.version);
     if (!r.ok()) return r.status();

@@ -137,6 +137,11 @@ Status TokenWithParams() {
 
 }  // namespace
 
+Result<Params> SealedSearchParams(const Context& ctx, std::string_view token) {
+  GM_ASSIGN_OR_RETURN(search::PageState state, Codec(ctx).Unseal(token));
+  return std::move(state.params);
+}
+
 http::Response HandleSearch(Call& call) {
   const Context& ctx = call.ctx;
   Params params = call.params;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "audit/log.h"
+#include "rest/audit_outbox.h"
 #include "rest/auth.h"
 #include "rest/eresept_ops.h"
 #include "labs/svarrapport.h"
@@ -157,6 +159,23 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   Call call{ctx_, req, *target, std::move(*params), std::move(*format),
             ParsePrefer(req.Header("prefer")), principal ? &*principal : nullptr,
             policy ? policy->patient_scope : std::vector<std::string>{}};
+  if (policy) ApplyPolicy(ctx_, *policy, call);  // write confinement, batch verdicts
+
+  // A write's audit is staged in the write's own transaction (rest/audit_outbox.h).
+  std::optional<WriteAuditScope> write_audit;
+  if (policy && principal && ctx_.audit != nullptr && !get && policy->rule != RouteRule::kPublic &&
+      policy->rule != RouteRule::kNoData) {
+    const std::string audit_interaction = AuditInteraction(*target, m);
+    if (!audit_interaction.empty()) {
+      write_audit.emplace(
+          [this, &principal, &policy, &target, &req,
+           audit_interaction](const std::vector<std::string>& patients) {
+            return AccessEvents(ctx_, *principal, *policy, *target, req, audit_interaction,
+                                patients, audit::Outcome::kAllowed, "");
+          },
+          ctx_.new_id);
+    }
+  }
 
   http::Response r;
   std::string interaction;
@@ -297,10 +316,22 @@ http::Response Service::Handle(http::Request& req, bool trusted) {
   if (policy && principal) {
     // The audit: one AuditEvent per patient touched, durable before the
     // answer leaves; if it cannot be written, no data leaves either.
-    if (Status audited = AuditAccess(ctx_, *principal, *policy, *target, req,
-                                     AuditInteraction(*target, m), r, false);
-        !audited.ok()) {
-      r = ErrorResponse(audited, call.format.pretty);
+    std::vector<std::string> written;
+    if (write_audit && write_audit->staged()) {
+      // Durable already (outbox, same transaction as the write); chained now,
+      // or by the relay if the chain refuses it at this moment.
+      (void)write_audit->Publish(*ctx_.audit);
+      written = write_audit->patients();
+    }
+    const bool plain_write = r.status < 300 && !written.empty() &&
+                             (target->route == Route::kInstance || target->route == Route::kType);
+    // (Batches may also read: their answer is still looked at, less what was written.)
+    if (!plain_write) {
+      if (Status audited = AuditAccess(ctx_, *principal, *policy, *target, req,
+                                       AuditInteraction(*target, m), r, false, written);
+          !audited.ok()) {
+        r = ErrorResponse(audited, call.format.pretty);
+      }
     }
   }
   if (head) r.body.clear();

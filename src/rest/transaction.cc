@@ -37,6 +37,7 @@ struct Entry {
   std::string if_none_exist;
   std::optional<int64_t> if_match;
   std::string new_id;  // pre-assigned id for a create
+  bool client_id_create = false;  // a conditional PUT that matched nothing, with the body's id
   // The write prepared outside the store transaction (references rewritten,
   // canonicalised, indexed), when nothing about it depends on the transaction.
   std::optional<PreparedWrite> prepared;
@@ -236,13 +237,34 @@ Status NotFoundStatus(const std::string& type, const std::string& id) {
                        "resource " + type + "/" + id + " is not known");
 }
 
+// A person's entry: the policy's verdict (Call::entry_denials); an entry
+// without one is not run.
+std::optional<Status> EntryDenial(const Call& call, size_t index) {
+  if (!call.entries_decided) return std::nullopt;
+  if (index >= call.entry_denials.size()) {
+    return Status::Error(ErrorCategory::kForbidden, call.person_code, "forbidden",
+                         "this entry was not decided by the policy");
+  }
+  if (!call.entry_denials[index].ok()) return call.entry_denials[index];
+  return std::nullopt;
+}
+
+// The patients a person's conditional entry is confined to (empty: none).
+const std::vector<std::string>& EntryScope(const Call& call, size_t index) {
+  static const std::vector<std::string> kNone;
+  return index < call.entry_scopes.size() ? call.entry_scopes[index] : kNone;
+}
+
 // Executes one planned write/read inside txn. `ids` maps fullUrls already.
-Status Execute(const Context& ctx, store::Txn& txn, Entry& e) {
+// Every write is first checked against the caller's confinement
+// (Call::may_write) on what it touches.
+Status Execute(const Call& call, store::Txn& txn, Entry& e) {
+  const Context& ctx = call.ctx;
   switch (e.method) {
     case Method::kDelete: {
       std::string id = e.id;
       if (e.has_query) {
-        auto ids = MatchCriteria(ctx, txn, e.type, e.criteria, 2);
+        auto ids = MatchConfined(ctx, txn, e.type, e.criteria, 2, EntryScope(call, e.index));
         if (!ids.ok()) return ids.status();
         if (ids->size() > 1) {
           return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-074",
@@ -254,6 +276,7 @@ Status Execute(const Context& ctx, store::Txn& txn, Entry& e) {
         }
         id = ids->front();
       }
+      GM_RETURN_IF_ERROR(CheckWrite(call, txn, e.type, id, nullptr));
       auto r = DoDelete(ctx, txn, e.type, id, e.if_match);
       if (!r.ok()) return r.status();
       e.status = 204;
@@ -263,6 +286,8 @@ Status Execute(const Context& ctx, store::Txn& txn, Entry& e) {
     }
     case Method::kPost: {
       if (e.matched_existing) return Status::Ok();
+      GM_RETURN_IF_ERROR(CheckWrite(call, txn, e.type, e.prepared ? e.prepared->id : e.new_id,
+                                    e.prepared ? &e.prepared->resource : &e.resource));
       auto r = e.prepared ? DoCreatePrepared(ctx, txn, *e.prepared)
                           : DoCreate(ctx, txn, e.resource, e.new_id);
       if (!r.ok()) return r.status();
@@ -272,6 +297,20 @@ Status Execute(const Context& ctx, store::Txn& txn, Entry& e) {
       return Status::Ok();
     }
     case Method::kPut: {
+      if (call.no_client_ids) {
+        if (e.client_id_create) {
+          return Status::Error(ErrorCategory::kForbidden, call.person_code, "forbidden",
+                               "a conditional update that matches nothing creates with a "
+                               "server-assigned id: leave out the id");
+        }
+        if (!e.has_query) {
+          auto cur = txn.Current(e.type, e.id);
+          if (!cur.ok()) return cur.status();
+          if (!cur->has_value()) return NotFoundStatus(e.type, e.id);
+        }
+      }
+      GM_RETURN_IF_ERROR(CheckWrite(call, txn, e.type, e.id,
+                                    e.prepared ? &e.prepared->resource : &e.resource));
       if (e.prepared) {
         auto r = DoUpdatePrepared(ctx, txn, *e.prepared, e.if_match);
         if (!r.ok()) return r.status();
@@ -383,6 +422,16 @@ void PrepareOutside(const Context& ctx, std::vector<Entry>& entries) {
 
 http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
   const Context& ctx = call.ctx;
+  for (const Entry& e : entries) {
+    // The policy refuses such a transaction before it gets here; this holds
+    // should an entry have escaped its decision.
+    if (auto denied = EntryDenial(call, e.index)) {
+      return ErrorResponse(Status::Error(ErrorCategory::kForbidden, call.person_code, "forbidden",
+                                         "the transaction holds an entry this caller may not "
+                                         "perform; nothing was written"),
+                           call.format.pretty);
+    }
+  }
   for (Entry& e : entries) {
     if (e.method == Method::kPost || (e.method == Method::kPut && e.has_query)) {
       e.new_id = ctx.new_id();
@@ -424,7 +473,7 @@ http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
         if (!e.matched_existing) GM_RETURN_IF_ERROR(touch(e, id));
       } else if (e.method == Method::kPut) {
         if (e.has_query) {
-          auto m = MatchCriteria(ctx, txn, e.type, e.criteria, 2);
+          auto m = MatchConfined(ctx, txn, e.type, e.criteria, 2, EntryScope(call, e.index));
           if (!m.ok()) return AtEntry(m.status(), e.index);
           if (m->size() > 1) {
             return AtEntry(Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-072",
@@ -433,6 +482,7 @@ http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
                            e.index);
           }
           std::string_view body_id = e.resource.get_string("id");
+          e.client_id_create = m->empty() && !body_id.empty();
           e.id = m->size() == 1 ? m->front()
                                 : (body_id.empty() ? e.new_id : std::string(body_id));
         } else {
@@ -483,7 +533,7 @@ http::Response RunTransaction(Call& call, std::vector<Entry>& entries) {
       for (Entry& e : entries) {
         Method m = e.method == Method::kHead ? Method::kGet : e.method;
         if (m != phase) continue;
-        Status s = Execute(ctx, txn, e);
+        Status s = Execute(call, txn, e);
         if (!s.ok()) return AtEntry(std::move(s), e.index);
       }
     }
@@ -508,6 +558,9 @@ http::Response RunBatch(Call& call, std::vector<Entry>& entries,
   for (size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
     std::optional<Status> error = plan_errors[i];
+    if (!error) {
+      if (auto denied = EntryDenial(call, i)) error = AtEntry(std::move(*denied), i);
+    }
     if (!error) {
       if (e.method == Method::kPost) e.new_id = ctx.new_id();
       if (e.method == Method::kPut && e.has_query) e.new_id = ctx.new_id();
@@ -547,7 +600,7 @@ http::Response RunBatch(Call& call, std::vector<Entry>& entries,
             }
           }
           if (e.method == Method::kPut && e.has_query) {
-            auto m = MatchCriteria(ctx, txn, e.type, e.criteria, 2);
+            auto m = MatchConfined(ctx, txn, e.type, e.criteria, 2, EntryScope(call, e.index));
             if (!m.ok()) return m.status();
             if (m->size() > 1) {
               return Status::Error(ErrorCategory::kPreconditionFailed, "GM-REST-072",
@@ -555,12 +608,13 @@ http::Response RunBatch(Call& call, std::vector<Entry>& entries,
                                    "conditional update matches more than one resource");
             }
             std::string_view body_id = e.resource.get_string("id");
+            e.client_id_create = m->empty() && !body_id.empty();
             e.id = m->size() == 1 ? m->front() : (body_id.empty() ? e.new_id : std::string(body_id));
           } else if (e.method == Method::kPut && e.resource.get_string("id") != e.id) {
             return Status::Error(ErrorCategory::kInvalid, "GM-REST-042", "invalid",
                                  "the resource id does not match entry.request.url", e.type + ".id");
           }
-          return Execute(ctx, txn, e);
+          return Execute(call, txn, e);
         });
       }
       if (!st.ok()) {

@@ -230,6 +230,22 @@ struct HistoryPage {
   std::optional<int64_t> total;  // when cheap to know (instance history)
 };
 
+// ---- Audit outbox ----------------------------------------------------------
+
+// One audit record staged in the store's audit outbox: it commits (or rolls
+// back) with the writes of the same transaction, so a write is never stored
+// without the record of who wrote it. The tamper-evident audit chain
+// (audit/log.h) takes it over afterwards with AuditLog::AppendKeyed (keyed,
+// so taking it over twice adds nothing) and the row is then removed
+// (rest/audit_outbox.h). Rows left by a crash are taken over at the next start.
+struct AuditOutboxRow {
+  int64_t seq = 0;         // outbox order (set by the store; ignored when staging)
+  std::string key;         // unique, e.g. a UUID
+  std::string patient_id;  // the patient whose data was touched
+  int64_t time_us = 0;     // when
+  std::string event;       // the AuditEvent's JSON bytes
+};
+
 // ---- Transactions ----------------------------------------------------------
 
 class Txn {
@@ -251,6 +267,12 @@ class Txn {
   // resource changed meanwhile; its new version was indexed when written),
   // which stages nothing and does not fail the Write; storage errors as Put.
   virtual Status Reindex(const PutRequest& request) = 0;
+  // Stages an audit record in the outbox, committed with this transaction.
+  // Errors as Put (and a failed stage fails the Write like a failed Put).
+  virtual Status StageAudit(const AuditOutboxRow& row) = 0;
+  // Removes outbox rows by key (those the audit chain holds). Unknown keys are
+  // ignored.
+  virtual Status RemoveAudit(const std::vector<std::string>& keys) = 0;
 };
 
 struct StoreStats {
@@ -280,6 +302,9 @@ class Store {
                                         const std::string& after) = 0;
 
   virtual Status Write(const std::function<Status(Txn&)>& fn) = 0;
+
+  // The oldest `limit` audit outbox rows, in outbox order.
+  virtual Result<std::vector<AuditOutboxRow>> PendingAudit(size_t limit) = 0;
 
   virtual Result<StoreStats> Stats() = 0;
   // Stops accepting writes, finishes queued ones, and closes. Idempotent.

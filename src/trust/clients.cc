@@ -220,7 +220,7 @@ Result<std::optional<Client>> ClientRegistry::Find(const std::string& client_id)
 Result<AuthenticatedClient> VerifyClientAssertion(std::string_view assertion,
                                                   const ClientRegistry& registry,
                                                   const AssertionCheck& check, const Clock& clock,
-                                                  ReplayCache& replay) {
+                                                  ReplayGuard& replay) {
   auto jws = DecodeJws(assertion);
   if (!jws.ok()) return ClientError("GM-AUTH-050", "the client assertion is not a signed JWT");
   if (jws->header.get_string("typ") != "client-authentication+jwt") {

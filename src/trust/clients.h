@@ -84,7 +84,7 @@ struct AuthenticatedClient {
 Result<AuthenticatedClient> VerifyClientAssertion(std::string_view assertion,
                                                   const ClientRegistry& registry,
                                                   const AssertionCheck& check, const Clock& clock,
-                                                  ReplayCache& replay);
+                                                  ReplayGuard& replay);
 
 // The requested scopes that the client may have (requested ∩ allowed, by
 // exact scope or by a wildcard allowed scope covering it); empty request:

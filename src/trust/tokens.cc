@@ -125,9 +125,61 @@ Result<std::optional<Attestation>> ParseAttestation(const json::Value& details) 
 
 // ---- KeyRing ---------------------------------------------------------------
 
-Result<std::shared_ptr<KeyRing>> KeyRing::Open(const std::string& dir, Alg alg) {
-  namespace fs = std::filesystem;
-  std::shared_ptr<KeyRing> ring(new KeyRing(dir, alg));
+namespace {
+
+namespace fs = std::filesystem;
+
+const SystemClock& DefaultClock() {
+  static const SystemClock clock;
+  return clock;
+}
+
+std::string ReadText(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The activation sidecar of a key: Unix seconds, or nullopt when absent or unreadable.
+std::optional<int64_t> ReadActivation(const fs::path& dir, const std::string& kid) {
+  std::error_code ec;
+  fs::path file = dir / (kid + ".activation");
+  if (!fs::exists(file, ec)) return std::nullopt;
+  std::string text = ReadText(file);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  int64_t v = 0;
+  auto [p, err] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (err != std::errc() || p != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+Status KeyWriteError() {
+  return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-032", "exception",
+                       "cannot write a signing key");
+}
+
+// Writes `text` to `path` through a temporary file and a rename (mode 0600).
+bool WriteAtomically(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    ::chmod(tmp.c_str(), 0600);
+    out << text;
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<KeyRing>> KeyRing::Open(const std::string& dir, Alg alg,
+                                               const Clock* clock) {
+  std::shared_ptr<KeyRing> ring(new KeyRing(dir, alg, clock ? clock : &DefaultClock()));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -141,50 +193,106 @@ Result<std::shared_ptr<KeyRing>> KeyRing::Open(const std::string& dir, Alg alg) 
   }
   std::sort(files.begin(), files.end());  // kids are time-ordered: oldest first
   for (const auto& f : files) {
-    std::ifstream in(f);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto key = Jwk::FromPem(ss.str(), f.stem().string());
+    auto key = Jwk::FromPem(ReadText(f), f.stem().string());
     if (!key.ok() || !key->is_private()) {
       return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-031", "exception",
                            "a signing key file is unreadable: " + f.filename().string());
     }
-    ring->keys_.push_back(std::move(*key));
+    int64_t activate = ReadActivation(dir, f.stem().string()).value_or(0);
+    ring->keys_.push_back(Entry{std::move(*key), activate});
   }
+  ring->last_scan_s_ = ring->NowS();
   if (ring->keys_.empty()) GM_RETURN_IF_ERROR(ring->Rotate());
   return ring;
 }
 
 std::shared_ptr<KeyRing> KeyRing::InMemory(Alg alg) {
-  std::shared_ptr<KeyRing> ring(new KeyRing("", alg));
+  std::shared_ptr<KeyRing> ring(new KeyRing("", alg, &DefaultClock()));
   (void)ring->Rotate();
   return ring;
 }
 
+int64_t KeyRing::NowS() const { return clock_->NowUs() / 1'000'000; }
+
+size_t KeyRing::CurrentIndexLocked(int64_t now_s) const {
+  for (size_t i = keys_.size(); i-- > 0;) {
+    if (keys_[i].activate_s <= now_s) return i;
+  }
+  return 0;
+}
+
+void KeyRing::MaybeReloadLocked() const {
+  if (dir_.empty()) return;
+  const int64_t now = NowS();
+  if (now - last_scan_s_ < kKeyReloadIntervalS && now >= last_scan_s_) return;
+  last_scan_s_ = now;
+  std::error_code ec;
+  std::vector<std::string> kids;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".pem") kids.push_back(it->path().stem().string());
+  }
+  if (ec) return;  // keep what we have; try again at the next interval
+  std::sort(kids.begin(), kids.end());
+  std::vector<Entry> next;
+  next.reserve(kids.size());
+  bool changed = kids.size() != keys_.size();
+  for (const std::string& kid : kids) {
+    auto known = std::find_if(keys_.begin(), keys_.end(),
+                              [&](const Entry& e) { return e.key.kid() == kid; });
+    if (known != keys_.end()) {
+      next.push_back(*known);
+      continue;
+    }
+    changed = true;
+    auto key = Jwk::FromPem(ReadText(fs::path(dir_) / (kid + ".pem")), kid);
+    if (!key.ok() || !key->is_private()) continue;  // half-copied: read again next time
+    int64_t activate =
+        ReadActivation(dir_, kid).value_or(now + kDefaultActivationDelayS);
+    next.push_back(Entry{std::move(*key), activate});
+  }
+  // Never end up without a key (a directory emptied by mistake): keep the old ones.
+  if (changed && !next.empty()) keys_ = std::move(next);
+}
+
 Jwk KeyRing::Current() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return keys_.back();
+  MaybeReloadLocked();
+  return keys_[CurrentIndexLocked(NowS())].key;
 }
 
 std::optional<Jwk> KeyRing::Find(std::string_view kid) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& k : keys_) {
-    if (k.kid() == kid) return k;
+  MaybeReloadLocked();
+  for (const auto& e : keys_) {
+    if (e.key.kid() == kid) return e.key;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> KeyRing::ActivationOf(std::string_view kid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  MaybeReloadLocked();
+  for (const auto& e : keys_) {
+    if (e.key.kid() == kid) return e.activate_s;
   }
   return std::nullopt;
 }
 
 json::Value KeyRing::PublicJwks() const {
   std::lock_guard<std::mutex> lock(mu_);
+  MaybeReloadLocked();
+  const size_t current = CurrentIndexLocked(NowS());
   json::Value keys = json::Value::MakeArray();
-  for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) keys.push_back(it->PublicJson());
+  keys.push_back(keys_[current].key.PublicJson());
+  for (size_t i = keys_.size(); i-- > 0;) {
+    if (i != current) keys.push_back(keys_[i].key.PublicJson());
+  }
   json::Value out = json::Value::MakeObject();
   out.set("keys", std::move(keys));
   return out;
 }
 
-Status KeyRing::Rotate(size_t keep) {
-  namespace fs = std::filesystem;
+Status KeyRing::Rotate(size_t keep, int64_t activate_after_s) {
   // kid: time-ordered and unique ("k" + microseconds + random suffix).
   auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
@@ -193,34 +301,28 @@ Status KeyRing::Rotate(size_t keep) {
   std::snprintf(stamp, sizeof stamp, "k%017lld", static_cast<long long>(now));
   Jwk key = Jwk::Generate(alg_, std::string(stamp) + "-" + RandomId().substr(0, 6));
   std::lock_guard<std::mutex> lock(mu_);
+  MaybeReloadLocked();
+  const int64_t activate = NowS() + std::max<int64_t>(0, activate_after_s);
   if (!dir_.empty()) {
-    fs::path path = fs::path(dir_) / (key.kid() + ".pem");
-    fs::path tmp = path;
-    tmp += ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      ::chmod(tmp.c_str(), 0600);
-      out << key.PrivatePem();
-      out.flush();
-      if (!out) {
-        return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-032", "exception",
-                             "cannot write a signing key");
-      }
+    // The sidecar first: a node that sees the key file sees its activation time.
+    if (!WriteAtomically(fs::path(dir_) / (key.kid() + ".activation"), std::to_string(activate))) {
+      return KeyWriteError();
     }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-      return Status::Error(ErrorCategory::kUnavailable, "GM-AUTH-032", "exception",
-                           "cannot write a signing key");
+    if (!WriteAtomically(fs::path(dir_) / (key.kid() + ".pem"), key.PrivatePem())) {
+      return KeyWriteError();
     }
   }
-  keys_.push_back(std::move(key));
-  while (keys_.size() > keep + 1) {
+  keys_.push_back(Entry{std::move(key), activate});
+  // Retire the oldest keys beyond `keep` older than the current one.
+  size_t current = CurrentIndexLocked(NowS());
+  while (current > keep) {
     if (!dir_.empty()) {
       std::error_code ec;
-      fs::remove(fs::path(dir_) / (keys_.front().kid() + ".pem"), ec);
+      fs::remove(fs::path(dir_) / (keys_.front().key.kid() + ".pem"), ec);
+      fs::remove(fs::path(dir_) / (keys_.front().key.kid() + ".activation"), ec);
     }
     keys_.erase(keys_.begin());
+    --current;
   }
   return Status::Ok();
 }
@@ -325,9 +427,10 @@ Result<std::string> TokenVerifier::VerifyDpopProof(
     if (p.get_string("ath") != ath) return bad("ath does not match the access token");
   }
   // Replay: a jti is remembered for as long as its proof could be accepted.
-  if (!dpop_jtis_.FirstUse(jwk->Thumbprint() + ":" + jti,
-                           *iat + options_.dpop_max_age_s + options_.leeway_s, now)) {
-    return bad("jti was used before");
+  ReplayGuard& replay = options_.dpop_replay ? *options_.dpop_replay : dpop_jtis_;
+  if (!replay.FirstUse(jwk->Thumbprint() + ":" + jti,
+                       *iat + options_.dpop_max_age_s + options_.leeway_s, now)) {
+    return bad("jti was used before (or the replay check is unavailable)");
   }
   return jwk->Thumbprint();
 }

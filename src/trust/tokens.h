@@ -99,35 +99,79 @@ struct Principal {
 // stay published (JWKS) and accepted until retired, so rotation never breaks
 // tokens in flight. Persisted as PEM files in a directory (mode 0600).
 // Thread-safe.
+//
+// Several nodes share one key directory (mounted, or copied whole). A ring
+// opened on a directory re-reads it when its files change, checked at most
+// every kKeyReloadIntervalS seconds (on use): keys added by another node's
+// rotation are published and verify from then on; retired ones are dropped.
+// A rotated key may carry an activation time (sidecar "<kid>.activation",
+// Unix seconds, written before the key file): it is published and verifies
+// at once but signs only from that time on, so with an activation delay
+// longer than the reload interval no node signs with a key another node
+// cannot verify yet. Keys found without a sidecar when the ring opens are
+// active (keys made before sidecars existed); a key file that appears while
+// running without its sidecar (copied in by hand, or before its sidecar)
+// signs only kDefaultActivationDelayS after this node saw it.
 class KeyRing {
  public:
-  // Loads <dir>/*.pem (kid = file stem, newest = current); creates one key if none.
-  static Result<std::shared_ptr<KeyRing>> Open(const std::string& dir, Alg alg = Alg::kES256);
+  static constexpr int64_t kKeyReloadIntervalS = 2;
+  static constexpr int64_t kDefaultActivationDelayS = 10;
+
+  // Loads <dir>/*.pem (kid = file stem, newest active = current); creates one
+  // key (active at once) if none. clock: nullptr = the system clock.
+  static Result<std::shared_ptr<KeyRing>> Open(const std::string& dir, Alg alg = Alg::kES256,
+                                               const Clock* clock = nullptr);
   // A ring that lives in memory only (tests).
   static std::shared_ptr<KeyRing> InMemory(Alg alg = Alg::kES256);
 
+  // The newest key whose activation time has come (the oldest key if none has).
   Jwk Current() const;
   std::optional<Jwk> Find(std::string_view kid) const;
-  json::Value PublicJwks() const;  // {"keys":[...]} current first
-  // Makes a new current key; keeps at most `keep` older ones.
-  Status Rotate(size_t keep = 2);
+  json::Value PublicJwks() const;  // {"keys":[...]} current first, then the others newest first
+  // The activation time of a key (Unix seconds; 0 = active from the start).
+  std::optional<int64_t> ActivationOf(std::string_view kid) const;
+  // Makes a new key, current from activate_after_s seconds from now (until
+  // then it is published and verifies); keeps at most `keep` keys older than
+  // the current one (the current key and pending ones are never retired).
+  Status Rotate(size_t keep = 2, int64_t activate_after_s = 0);
 
  private:
-  KeyRing(std::string dir, Alg alg) : dir_(std::move(dir)), alg_(alg) {}
+  struct Entry {
+    Jwk key;
+    int64_t activate_s = 0;
+  };
+  KeyRing(std::string dir, Alg alg, const Clock* clock)
+      : dir_(std::move(dir)), alg_(alg), clock_(clock) {}
+  int64_t NowS() const;
+  size_t CurrentIndexLocked(int64_t now_s) const;
+  void MaybeReloadLocked() const;
   std::string dir_;  // "" in memory
   Alg alg_;
+  const Clock* clock_;  // never null
   mutable std::mutex mu_;
-  std::vector<Jwk> keys_;  // current last
+  mutable std::vector<Entry> keys_;  // kid order (oldest first)
+  mutable int64_t last_scan_s_ = 0;
 };
 
-// Remembers jti values until they expire (DPoP proofs, client assertions).
-// Thread-safe; bounded: when full, expired entries are dropped first, and if
-// still full the check fails closed (the value is treated as seen).
-class ReplayCache {
+// Remembers jti values (DPoP proofs, client assertions) until they expire, so
+// each is accepted once. Implementations: ReplayCache (this process: one node
+// or SQLite) and trust/postgres/pg_replay.h (shared by every node on one
+// PostgreSQL database).
+class ReplayGuard {
+ public:
+  virtual ~ReplayGuard() = default;
+  // True when `jti` was not seen before (and records it until expires_at_s).
+  // False when it was — or when that cannot be decided (fail closed).
+  virtual bool FirstUse(std::string_view jti, int64_t expires_at_s, int64_t now_s) = 0;
+};
+
+// The in-process ReplayGuard. Thread-safe; bounded: when full, expired entries
+// are dropped first, and if still full the check fails closed (the value is
+// treated as seen).
+class ReplayCache final : public ReplayGuard {
  public:
   explicit ReplayCache(size_t capacity = 1'000'000) : capacity_(capacity) {}
-  // True when `jti` was not seen (and records it until expires_at_s).
-  bool FirstUse(std::string_view jti, int64_t expires_at_s, int64_t now_s);
+  bool FirstUse(std::string_view jti, int64_t expires_at_s, int64_t now_s) override;
 
  private:
   size_t capacity_;
@@ -178,6 +222,8 @@ struct VerifierOptions {
   int64_t leeway_s = 5;
   int64_t dpop_max_age_s = 60;   // proof iat within [now - age, now + leeway]
   std::vector<Alg> algs = {Alg::kES256, Alg::kRS256};
+  // DPoP proof jti replay check; nullptr = a ReplayCache of this verifier.
+  std::shared_ptr<ReplayGuard> dpop_replay;
 };
 
 // What the verifier needs of an HTTP request.

@@ -337,7 +337,26 @@ TEST_F(AuthzMatrixTest, EveryRoleSeesExactlyItsRowAndNothingLeaks) {
           R"({"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation/obs-)" +
               p + R"("}}]})",
           {auth, {"Content-Type", "application/fhir+json"}});
-      expect("batch entry", batch, role.full_reach, MarkerOf(p, "Observation"));
+      if (role.person) {
+        // A person's batch: each entry decided as the same read alone — the
+        // Bundle answers 200, the entry 200 with the data or 404 as unknown.
+        const bool may_obs = MaySee(role, p, "Observation");
+        ++cases;
+        check_leaks("batch entry", batch);
+        const json::Value* entries = batch.status == 200 ? batch.json().find("entry") : nullptr;
+        const std::string entry_status =
+            entries && entries->size() == 1
+                ? std::string(entries->array()[0].find("response")->get_string("status"))
+                : std::string();
+        if (entry_status.rfind(may_obs ? "200" : "404", 0) != 0 ||
+            (may_obs && batch.body.find(MarkerOf(p, "Observation")) == std::string::npos)) {
+          ++mismatches;
+          ADD_FAILURE() << role.name << ": batch entry for " << p << " got " << batch.status
+                        << " " << batch.body.substr(0, 300);
+        }
+      } else {
+        expect("batch entry", batch, role.full_reach, MarkerOf(p, "Observation"));
+      }
     }
     // Conditional update (searches across patients first).
     HttpResponse cond = c.Request(
@@ -435,6 +454,418 @@ TEST_F(AuthzMatrixTest, CitizensWriteTheirOwnControlsAndTheyHoldAtOnce) {
   const std::string id(own.json().get_string("id"));
   EXPECT_EQ(c.Request("DELETE", "/Consent/" + id, "", {as("kari")}).status, 204);
   EXPECT_EQ(c.Get("/Observation/obs-kari", {doc}).status, 200);
+}
+
+// ---- Writes by people (issue 5 item 3): batch/transaction, PATCH,
+// conditional update/delete, no existence probe, POST _search paging. A
+// suite of its own (a fresh server with the same data), so what it writes
+// does not change the matrix above.
+class AuthzWritesTest : public AuthzMatrixTest {
+ protected:
+  using Header = std::pair<std::string, std::string>;
+  static Header Bearer(const Role& role) {
+    return {"Authorization", "Bearer " + server().Token(role.token_args)};
+  }
+  static Role RoleNamed(const std::string& name) {
+    for (const Role& r : Roles()) {
+      if (r.name == name) return r;
+    }
+    ADD_FAILURE() << "no role " << name;
+    return {};
+  }
+  static std::string Obs(const std::string& patient, const std::string& tag,
+                         const std::string& extra = "") {
+    return R"({"resourceType":"Observation","status":"final","identifier":[{"system":"urn:test:w","value":")" +
+           tag + R"("}],"code":{"text":"written"},"subject":{"reference":"Patient/)" + patient +
+           R"("})" + extra + "}";
+  }
+  static std::string Entry(const std::string& full_url, const std::string& resource,
+                           const std::string& method, const std::string& url) {
+    std::string e = "{";
+    if (!full_url.empty()) e += R"("fullUrl":")" + full_url + R"(",)";
+    if (!resource.empty()) e += R"("resource":)" + resource + ",";
+    return e + R"("request":{"method":")" + method + R"(","url":")" + url + R"("}})";
+  }
+  static std::string Bundle(const std::string& type, const std::vector<std::string>& entries) {
+    std::string b = R"({"resourceType":"Bundle","type":")" + type + R"(","entry":[)";
+    for (size_t i = 0; i < entries.size(); ++i) b += (i ? "," : "") + entries[i];
+    return b + "]}";
+  }
+  // How many current Observations carry identifier urn:test:w|tag (operator view).
+  int Count(const std::string& tag) {
+    HttpResponse r = client().Get("/Observation?identifier=urn:test:w|" + tag + "&_total=accurate");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json::Value* t = r.json().find("total");
+    return t ? std::atoi(t->str().c_str()) : -1;
+  }
+  // The patients a person may write Observations for, and one they may not.
+  static std::vector<std::string> Writable(const Role& role) {
+    std::vector<std::string> out;
+    if (role.citizen) return out;  // citizens change only their own consents
+    for (const auto& p : kPatients) {
+      if (MaySee(role, p, "Observation")) out.push_back(p);
+    }
+    return out;
+  }
+  static std::string Forbidden(const Role& role) {
+    for (const auto& p : kPatients) {
+      if (!MaySee(role, p, "Observation")) return p;
+    }
+    return "";
+  }
+  // The citizen's access log: events other than reading the log itself.
+  std::vector<json::Value> LogEvents(const std::string& patient) {
+    HttpClient c(server().port(), HttpClient::Auth::kNone);
+    const std::string token =
+        server().Token({"--scope", "patient/*.rs", "--as-pid", kPid.at(patient)});
+    HttpResponse r = c.Get("/Patient/" + patient + "/$access-log?_count=500",
+                           {{"Authorization", "Bearer " + token}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<json::Value> out;
+    if (const json::Value* entries = r.json().find("entry")) {
+      for (const auto& e : entries->array()) {
+        const json::Value* ev = e.find("resource");
+        const json::Value* ent = ev ? ev->find("entity") : nullptr;
+        if (ent && ent->array()[0].get_string("description") == "AuditEvent") continue;
+        out.push_back(*ev);
+      }
+    }
+    return out;
+  }
+};
+
+const std::pair<std::string, std::string> kFhirJson = {"Content-Type", "application/fhir+json"};
+
+TEST_F(AuthzWritesTest, TransactionsAndBatchesAreDecidedEntryByEntry) {
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  int roles = 0;
+  for (const Role& role : Roles()) {
+    if (!role.person) continue;
+    SCOPED_TRACE(role.name);
+    ++roles;
+    const auto auth = Bearer(role);
+    const std::vector<std::string> writable = Writable(role);
+    const std::string forbidden = Forbidden(role);
+    const std::string tag = "tx-" + std::to_string(roles);
+    if (writable.empty()) {
+      // Nothing this role may write: the transaction is refused, nothing written.
+      HttpResponse r = c.Request("POST", "/",
+                                 Bundle("transaction", {Entry("urn:uuid:" + tag, Obs("kari", tag),
+                                                              "POST", "Observation")}),
+                                 {auth, kFhirJson});
+      EXPECT_EQ(r.status, 403) << r.body;
+      EXPECT_EQ(Count(tag), 0);
+      continue;
+    }
+    const std::string p = writable.front();
+    // All entries permitted, one referring to another by urn:uuid → written.
+    HttpResponse ok = c.Request(
+        "POST", "/",
+        Bundle("transaction",
+               {Entry("urn:uuid:" + tag + "-enc",
+                      R"({"resourceType":"Encounter","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/)" +
+                          p + R"("}})",
+                      "POST", "Encounter"),
+                Entry("urn:uuid:" + tag + "-a",
+                      Obs(p, tag + "-a", R"(,"encounter":{"reference":"urn:uuid:)" + tag + R"(-enc"})"),
+                      "POST", "Observation"),
+                Entry("", Obs(p, tag + "-b", R"(,"hasMember":[{"reference":"urn:uuid:)" + tag + R"(-a"}])"),
+                      "POST", "Observation")}),
+        {auth, kFhirJson});
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(Count(tag + "-a"), 1);
+    EXPECT_EQ(Count(tag + "-b"), 1);
+    // One entry for a patient the role may not write for → the whole
+    // transaction is refused and nothing is written; the answer is the same
+    // when that patient does not exist at all.
+    auto mixed = [&](const std::string& other, const std::string& suffix) {
+      return c.Request("POST", "/",
+                       Bundle("transaction",
+                              {Entry("", Obs(p, tag + suffix + "-p"), "POST", "Observation"),
+                               Entry("", Obs(other, tag + suffix + "-f"), "POST", "Observation")}),
+                       {auth, kFhirJson});
+    };
+    HttpResponse refused = mixed(forbidden, "-x");
+    EXPECT_EQ(refused.status, 403) << refused.body;
+    EXPECT_EQ(Count(tag + "-x-p"), 0);
+    EXPECT_EQ(Count(tag + "-x-f"), 0);
+    HttpResponse nobody = mixed("nobody-" + tag, "-x");
+    EXPECT_EQ(nobody.status, 403);
+    EXPECT_EQ(refused.body, nobody.body);
+    // A new resource attached to a new Patient (urn:uuid) lands in no record
+    // the clinician acts for: refused.
+    HttpResponse new_patient = c.Request(
+        "POST", "/",
+        Bundle("transaction",
+               {Entry("urn:uuid:" + tag + "-np",
+                      R"({"resourceType":"Patient","name":[{"family":"Ny"}]})", "POST", "Patient"),
+                Entry("", R"({"resourceType":"Observation","status":"final","identifier":[{"system":"urn:test:w","value":")" +
+                              tag + R"(-np"}],"code":{"text":"x"},"subject":{"reference":"urn:uuid:)" +
+                              tag + R"(-np"}})",
+                      "POST", "Observation")}),
+        {auth, kFhirJson});
+    EXPECT_EQ(new_patient.status, 403) << new_patient.body;
+    EXPECT_EQ(Count(tag + "-np"), 0);
+    // Batch: each entry on its own.
+    HttpResponse batch = c.Request(
+        "POST", "/",
+        Bundle("batch", {Entry("", Obs(p, tag + "-c"), "POST", "Observation"),
+                         Entry("", Obs(forbidden, tag + "-d"), "POST", "Observation"),
+                         Entry("", "", "GET", "Observation/obs-" + forbidden),
+                         Entry("", "", "GET", "Observation/obs-" + p)}),
+        {auth, kFhirJson});
+    ASSERT_EQ(batch.status, 200) << batch.body;
+    const json::Value* entries = batch.json().find("entry");
+    ASSERT_TRUE(entries && entries->size() == 4) << batch.body;
+    std::vector<std::string> statuses;
+    for (const auto& e : entries->array()) {
+      statuses.emplace_back(e.find("response")->get_string("status").substr(0, 3));
+    }
+    EXPECT_EQ(statuses, (std::vector<std::string>{"201", "403", "404", "200"}));
+    EXPECT_EQ(Count(tag + "-c"), 1);
+    EXPECT_EQ(Count(tag + "-d"), 0);
+    EXPECT_NE(batch.body.find(MarkerOf(p, "Observation")), std::string::npos);
+    EXPECT_EQ(batch.body.find(MarkerOf(forbidden, "Observation")), std::string::npos);
+  }
+  EXPECT_GE(roles, 10);
+  // A citizen's transaction with what the citizen may do alone (an own
+  // consent: blocking a clinician who is not in the data).
+  const Role citizen = RoleNamed("citizen");
+  HttpResponse own = c.Request(
+      "POST", "/",
+      Bundle("transaction",
+             {Entry("", std::string(R"({"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":")") +
+                            kControl + R"(","code":"blokkering"}]}],"patient":{"reference":"Patient/kari"},"policyRule":{"text":"grunnmur citizen control"},"provision":{"type":"deny","actor":[{"role":{"text":"blokkert"},"reference":{"identifier":{"system":")" +
+                            kHprSys + R"(","value":"1000009"}}}]}})",
+                    "POST", "Consent")}),
+      {Bearer(citizen), kFhirJson});
+  EXPECT_EQ(own.status, 200) << own.body;
+}
+
+TEST_F(AuthzWritesTest, PatchIsDecidedBeforeAndCheckedInsideTheWrite) {
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  ASSERT_EQ(client().Put("/Observation/mv-kari", R"({"resourceType":"Observation","id":"mv-kari","status":"final","code":{"text":"move me"},"subject":{"reference":"Patient/kari"}})").status, 201);
+  const std::pair<std::string, std::string> jp = {"Content-Type", "application/json-patch+json"};
+  const auto gp = Bearer(RoleNamed("fastlege"));
+  // Moving kari's Observation into ola's record: refused, unchanged.
+  HttpResponse move = c.Request(
+      "PATCH", "/Observation/mv-kari",
+      R"([{"op":"replace","path":"/subject/reference","value":"Patient/ola"}])", {gp, jp});
+  EXPECT_EQ(move.status, 403) << move.body;
+  EXPECT_EQ(IssueCode(move), "GM-AUTH-041");
+  HttpResponse after = client().Get("/Observation/mv-kari");
+  EXPECT_EQ(after.json().find("subject")->get_string("reference"), "Patient/kari");
+  EXPECT_EQ(after.json().find("meta")->get_string("versionId"), "1");
+  // Removing it from every record: refused too.
+  EXPECT_EQ(c.Request("PATCH", "/Observation/mv-kari", R"([{"op":"remove","path":"/subject"}])",
+                      {gp, jp}).status,
+            403);
+  // A patch within kari's record: allowed.
+  HttpResponse fine = c.Request(
+      "PATCH", "/Observation/mv-kari",
+      R"([{"op":"replace","path":"/status","value":"amended"}])", {gp, jp});
+  EXPECT_EQ(fine.status, 200) << fine.body;
+  EXPECT_EQ(client().Get("/Observation/mv-kari").json().get_string("status"), "amended");
+  // The ward doctor (ola) moving ola's Observation to kari: refused.
+  HttpResponse ward = c.Request(
+      "PATCH", "/Observation/obs-ola",
+      R"([{"op":"replace","path":"/subject/reference","value":"Patient/kari"}])",
+      {Bearer(RoleNamed("ward doctor (active Encounter)")), jp});
+  EXPECT_EQ(ward.status, 403) << ward.body;
+  EXPECT_EQ(client().Get("/Observation/obs-ola").json().find("subject")->get_string("reference"),
+            "Patient/ola");
+  // PUT moving the resource is refused the same way.
+  HttpResponse put = c.Request(
+      "PUT", "/Observation/mv-kari",
+      R"({"resourceType":"Observation","id":"mv-kari","status":"final","code":{"text":"moved"},"subject":{"reference":"Patient/ola"}})",
+      {gp, kFhirJson});
+  EXPECT_EQ(put.status, 403) << put.body;
+  EXPECT_EQ(client().Get("/Observation/mv-kari").json().find("subject")->get_string("reference"),
+            "Patient/kari");
+}
+
+TEST_F(AuthzWritesTest, ConditionalWritesNameOnePatientAndStayInItsRecord) {
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  const auto gp = Bearer(RoleNamed("fastlege"));
+  // Another patient's Observation with the same identifier: never matched.
+  ASSERT_EQ(client().Post("/Observation", Obs("ola", "shared")).status, 201);
+  const std::string kari_crit = "/Observation?patient=Patient/kari&identifier=urn:test:w|";
+  HttpResponse created = c.Request("PUT", kari_crit + "cu-1", Obs("kari", "cu-1"), {gp, kFhirJson});
+  EXPECT_EQ(created.status, 201) << created.body;
+  HttpResponse updated = c.Request("PUT", kari_crit + "cu-1", Obs("kari", "cu-1"), {gp, kFhirJson});
+  EXPECT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(updated.json().get_string("id"), created.json().get_string("id"));
+  EXPECT_EQ(Count("cu-1"), 1);
+  HttpResponse confined = c.Request("PUT", kari_crit + "shared", Obs("kari", "shared"), {gp, kFhirJson});
+  EXPECT_EQ(confined.status, 201) << confined.body;  // a new one in kari's record
+  EXPECT_EQ(Count("shared"), 2);
+  EXPECT_EQ(client().Get("/Observation?identifier=urn:test:w|shared&patient=Patient/ola").json()
+                .find("entry")->array()[0].find("resource")->find("meta")->get_string("versionId"),
+            "1");
+  // Naming another patient, none, or several: refused, nothing changed.
+  EXPECT_EQ(c.Request("PUT", "/Observation?patient=Patient/ola&identifier=urn:test:w|cu-2",
+                      Obs("ola", "cu-2"), {gp, kFhirJson}).status, 403);
+  EXPECT_EQ(c.Request("PUT", "/Observation?identifier=urn:test:w|cu-1", Obs("kari", "cu-1"),
+                      {gp, kFhirJson}).status, 403);
+  EXPECT_EQ(c.Request("PUT", "/Observation?patient=Patient/kari,Patient/ola&identifier=urn:test:w|cu-1",
+                      Obs("kari", "cu-1"), {gp, kFhirJson}).status, 403);
+  EXPECT_EQ(Count("cu-2"), 0);
+  // No match and an id of the client's choosing: refused (no update-as-create).
+  std::string with_id = Obs("kari", "cu-3");
+  with_id.insert(with_id.find(',') , R"(,"id":"obs-ola")");
+  HttpResponse chosen = c.Request("PUT", kari_crit + "cu-3", with_id, {gp, kFhirJson});
+  EXPECT_EQ(chosen.status, 403) << chosen.body;
+  EXPECT_EQ(Count("cu-3"), 0);
+  EXPECT_EQ(client().Get("/Observation/obs-ola").json().find("meta")->get_string("versionId"), "1");
+  // Conditional delete.
+  EXPECT_EQ(c.Request("DELETE", "/Observation?patient=Patient/ola&identifier=urn:test:w|shared", "",
+                      {gp}).status, 403);
+  EXPECT_EQ(c.Request("DELETE", "/Observation?identifier=urn:test:w|shared", "", {gp}).status, 403);
+  EXPECT_EQ(Count("shared"), 2);
+  EXPECT_EQ(c.Request("DELETE", kari_crit + "cu-1", "", {gp}).status, 204);
+  EXPECT_EQ(Count("cu-1"), 0);
+  EXPECT_EQ(c.Request("DELETE", kari_crit + "shared", "", {gp}).status, 204);
+  EXPECT_EQ(Count("shared"), 1);  // ola's is still there
+  // The same rules for batch/transaction entries.
+  HttpResponse tx = c.Request(
+      "POST", "/",
+      Bundle("transaction", {Entry("", Obs("kari", "cu-5"), "PUT",
+                                   "Observation?patient=Patient/kari&identifier=urn:test:w|cu-5")}),
+      {gp, kFhirJson});
+  EXPECT_EQ(tx.status, 200) << tx.body;
+  EXPECT_EQ(Count("cu-5"), 1);
+  HttpResponse batch = c.Request(
+      "POST", "/",
+      Bundle("batch", {Entry("", "", "DELETE",
+                             "Observation?patient=Patient/ola&identifier=urn:test:w|shared"),
+                       Entry("", "", "DELETE", "Observation?identifier=urn:test:w|shared"),
+                       Entry("", "", "DELETE",
+                             "Observation?patient=Patient/kari&identifier=urn:test:w|cu-5")}),
+      {gp, kFhirJson});
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  std::vector<std::string> statuses;
+  for (const auto& e : batch.json().find("entry")->array()) {
+    statuses.emplace_back(e.find("response")->get_string("status").substr(0, 3));
+  }
+  EXPECT_EQ(statuses, (std::vector<std::string>{"403", "403", "204"}));
+  EXPECT_EQ(Count("shared"), 1);
+  EXPECT_EQ(Count("cu-5"), 0);
+  // Someone without a relationship with kari: refused.
+  EXPECT_EQ(c.Request("PUT", kari_crit + "cu-4", Obs("kari", "cu-4"),
+                      {Bearer(RoleNamed("hospital doctor, no attestation")), kFhirJson}).status,
+            403);
+  EXPECT_EQ(c.Request("DELETE", kari_crit + "shared", "",
+                      {Bearer(RoleNamed("blocked doctor (even BTG)"))}).status,
+            403);
+  EXPECT_EQ(Count("cu-4"), 0);
+}
+
+TEST_F(AuthzWritesTest, AnIdInAForbiddenRecordAnswersLikeAnUnknownId) {
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  const std::pair<std::string, std::string> jp = {"Content-Type", "application/json-patch+json"};
+  int compared = 0;
+  for (const char* name : {"fastlege", "hospital doctor, no attestation", "blocked doctor (even BTG)",
+                           "nurse", "citizen", "parent"}) {
+    const Role role = RoleNamed(name);
+    SCOPED_TRACE(role.name);
+    ASSERT_FALSE(MaySee(role, "ola", "Observation"));
+    const auto auth = Bearer(role);
+    const std::string unknown = "no-such-" + std::to_string(compared);
+    auto body = [](const std::string& id) {
+      return R"({"resourceType":"Observation","id":")" + id +
+             R"(","status":"final","code":{"text":"probe"},"subject":{"reference":"Patient/kari"}})";
+    };
+    struct Probe {
+      std::string method, body;
+      std::pair<std::string, std::string> type;
+    };
+    for (const Probe& probe :
+         {Probe{"PUT", "", kFhirJson}, Probe{"DELETE", "", {"X-Probe", "1"}},
+          Probe{"PATCH", R"([{"op":"replace","path":"/status","value":"amended"}])", jp}}) {
+      auto send = [&](const std::string& id) {
+        return c.Request(probe.method, "/Observation/" + id,
+                         probe.method == "PUT" ? body(id) : probe.body, {auth, probe.type});
+      };
+      HttpResponse existing = send("obs-ola");
+      HttpResponse missing = send(unknown);
+      std::string normalised = missing.body;
+      for (size_t at = normalised.find(unknown); at != std::string::npos;
+           at = normalised.find(unknown, at)) {
+        normalised.replace(at, unknown.size(), "obs-ola");
+      }
+      EXPECT_EQ(existing.status, 404) << probe.method << " " << existing.body;
+      EXPECT_EQ(existing.status, missing.status) << probe.method;
+      EXPECT_EQ(existing.body, normalised) << probe.method;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 18);
+  // Nothing changed, nothing created.
+  EXPECT_EQ(client().Get("/Observation/obs-ola").json().find("meta")->get_string("versionId"), "1");
+  EXPECT_EQ(client().Get("/Observation/no-such-0").status, 404);
+  // Systems keep update-as-create.
+  EXPECT_EQ(client().Put("/Observation/sys-chosen", R"({"resourceType":"Observation","id":"sys-chosen","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/kari"}})").status, 201);
+}
+
+TEST_F(AuthzWritesTest, PostSearchNextPageIsDecidedOnTheSealedParametersAndAudited) {
+  // Condition: POST Observation/_search is Pasientens prøvesvar's API (own rules).
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(client().Post("/Condition", R"({"resourceType":"Condition","code":{"text":"page"},"subject":{"reference":"Patient/kari"}})").status, 201);
+  }
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  const auto gp = Bearer(RoleNamed("fastlege"));
+  const std::pair<std::string, std::string> form = {"Content-Type",
+                                                    "application/x-www-form-urlencoded"};
+  HttpResponse first = c.Request("POST", "/Condition/_search", "patient=Patient/kari&_count=1",
+                                 {gp, form});
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::string next;
+  for (const auto& l : first.json().find("link")->array()) {
+    if (l.get_string("relation") == "next") next = std::string(l.get_string("url"));
+  }
+  ASSERT_NE(next.find("_page="), std::string::npos) << first.body;
+  next = next.substr(next.find('/', 8));
+  const size_t before = LogEvents("kari").size();
+  HttpResponse second = c.Get(next, {gp});
+  EXPECT_EQ(second.status, 200) << second.body;
+  ASSERT_TRUE(second.json().find("entry") != nullptr) << second.body;
+  for (const auto& e : second.json().find("entry")->array()) {
+    EXPECT_EQ(e.find("resource")->find("subject")->get_string("reference"), "Patient/kari");
+  }
+  const std::vector<json::Value> log = LogEvents("kari");
+  ASSERT_EQ(log.size(), before + 1);
+  EXPECT_NE(json::Write(log.front()).find("Helse1000001"), std::string::npos)
+      << json::Write(log.front());
+  // The token does not carry the first caller's permission: someone without
+  // a relationship with kari is refused the same page.
+  EXPECT_EQ(c.Get(next, {Bearer(RoleNamed("hospital doctor, no attestation"))}).status, 403);
+  // The follow-up page through POST _search (token in the body) works too.
+  HttpResponse posted = c.Request("POST", "/Condition/_search",
+                                  next.substr(next.find('?') + 1), {gp, form});
+  EXPECT_EQ(posted.status, 200) << posted.body;
+}
+
+TEST_F(AuthzWritesTest, ABatchIsAuditedPerPatientWithThatPatientsDecision) {
+  HttpClient c(server().port(), HttpClient::Auth::kNone);
+  const size_t kari_before = LogEvents("kari").size();
+  const size_t ola_before = LogEvents("ola").size();
+  HttpResponse batch = c.Request(
+      "POST", "/",
+      Bundle("batch", {Entry("", Obs("kari", "audit-1"), "POST", "Observation"),
+                       Entry("", Obs("kari", "audit-2"), "POST", "Observation"),
+                       Entry("", "", "GET", "Observation/obs-ola")}),
+      {Bearer(RoleNamed("fastlege")), kFhirJson});
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  const std::vector<json::Value> kari = LogEvents("kari");
+  const std::vector<json::Value> ola = LogEvents("ola");
+  // kari: allowed (each entry that wrote commits, and is audited, on its own).
+  ASSERT_GT(kari.size(), kari_before);
+  for (size_t i = 0; i + kari_before < kari.size(); ++i) {
+    EXPECT_EQ(kari[i].get_string("outcome"), "0") << json::Write(kari[i]);
+  }
+  ASSERT_EQ(ola.size(), ola_before + 1);  // ola: the refused read, once, as denied
+  EXPECT_NE(ola.front().get_string("outcome"), "0") << json::Write(ola.front());
+  EXPECT_NE(json::Write(ola.front()).find("Helse1000001"), std::string::npos);
 }
 
 }  // namespace

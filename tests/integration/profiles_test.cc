@@ -208,6 +208,14 @@ TEST_F(ProfilesTest, ProfilesStoredThroughTheApiAreEnforcedAlsoAfterARestart) {
       ["http://grunnmur.test/StructureDefinition/identified-patient"]},
       "identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"21030550231"}]})");
   EXPECT_EQ(with_id.status, 201) << with_id.body;
+
+  // Deleting the stored profile stops its enforcement at once (this node).
+  const std::string sd_id(created.json().get_string("id"));
+  ASSERT_FALSE(sd_id.empty());
+  HttpResponse deleted = client().Request("DELETE", "/StructureDefinition/" + sd_id, "");
+  ASSERT_EQ(deleted.status / 100, 2) << deleted.body;
+  HttpResponse after = client().Post("/Patient", claim);
+  EXPECT_FALSE(Has(Codes(after), "GM-PROF-020")) << after.body;
 }
 
 TEST_F(ProfilesTest, TransactionEntriesGetEveryCheckOfAWrite) {

@@ -628,6 +628,10 @@ TEST_F(SearchTest, PagingStaysCorrectWhileOthersWrite) {
       if (r.status == 201) ++written;
     }
   });
+  // Page only once the writer is writing, so pages and writes interleave.
+  for (int i = 0; i < 10000 && written.load() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   for (const std::string sort : {"date", "-date", "_lastUpdated", "-_id"}) {
     V seen;
     std::vector<std::string> dates;

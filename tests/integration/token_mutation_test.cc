@@ -431,7 +431,7 @@ TEST(KeyRotation, PreviousKeyStaysPublishedAndVerifiesUntilRetired) {
     kid1 = std::string(trust::DecodeJws(t1)->header.get_string("kid"));
     ASSERT_EQ(Kids(s.port()), std::vector<std::string>{kid1});
   }
-  std::string out = RunCmd(std::string(GM_BINARY) + " keys rotate --data " + dir.path());
+  std::string out = RunCmd(std::string(GM_BINARY) + " keys rotate --activate-after 0 --data " + dir.path());
   ASSERT_NE(out, "FAILED");
   EXPECT_NE(out.find("(current: signs)"), std::string::npos) << out;
   EXPECT_NE(out.find(kid1 + " ES256  (previous: verifies)"), std::string::npos) << out;
@@ -454,8 +454,8 @@ TEST(KeyRotation, PreviousKeyStaysPublishedAndVerifiesUntilRetired) {
     EXPECT_EQ(trust::DecodeJws(s.token())->header.get_string("kid"), kid2);
   }
   // Two more rotations keeping one previous key: the first key is retired.
-  ASSERT_NE(RunCmd(std::string(GM_BINARY) + " keys rotate --keep 1 --data " + dir.path()), "FAILED");
-  ASSERT_NE(RunCmd(std::string(GM_BINARY) + " keys rotate --keep 1 --data " + dir.path()), "FAILED");
+  ASSERT_NE(RunCmd(std::string(GM_BINARY) + " keys rotate --activate-after 0 --keep 1 --data " + dir.path()), "FAILED");
+  ASSERT_NE(RunCmd(std::string(GM_BINARY) + " keys rotate --activate-after 0 --keep 1 --data " + dir.path()), "FAILED");
   std::string list = RunCmd(std::string(GM_BINARY) + " keys list --data " + dir.path());
   EXPECT_EQ(list.find(kid1), std::string::npos) << list;
   EXPECT_EQ(list.find(kid2), std::string::npos) << list;

@@ -383,6 +383,42 @@ TEST(PgStore, SearchEveryKindPagingCompartmentAndReindex) {
             V{});
 }
 
+TEST(PgStore, AuditOutboxCommitsWithItsWrite) {
+  REQUIRE_PG();
+  Db db;
+  auto s = Open(db.url());
+  ASSERT_NE(s, nullptr);
+  AuditOutboxRow row{.key = "k1", .patient_id = "p1", .time_us = kT, .event = "{\"a\":1}"};
+  ASSERT_TRUE(s->Write([&](Txn& txn) -> Status {
+                 GM_RETURN_IF_ERROR(txn.Put(MakePut("Patient", "p1", 1, kT)));
+                 return txn.StageAudit(row);
+               }).ok());
+  Status failed = s->Write([&](Txn& txn) -> Status {
+    AuditOutboxRow r2 = row;
+    r2.key = "k2";
+    GM_RETURN_IF_ERROR(txn.StageAudit(r2));
+    return txn.Put(MakePut("Patient", "p1", 5, kT));
+  });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(s->Write([&](Txn& txn) { return txn.StageAudit(row); }).ok());
+  ASSERT_TRUE(s->Write([&](Txn& txn) {
+                 return txn.StageAudit(AuditOutboxRow{.key = "k3", .patient_id = "p2",
+                                                      .time_us = kT + 1, .event = "{}"});
+               }).ok());
+  auto pending = s->PendingAudit(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].key, "k1");
+  EXPECT_EQ((*pending)[0].event, "{\"a\":1}");
+  EXPECT_EQ((*pending)[0].time_us, kT);
+  EXPECT_EQ((*pending)[1].key, "k3");
+  ASSERT_TRUE(s->Write([&](Txn& txn) { return txn.RemoveAudit({"k1", "unknown"}); }).ok());
+  pending = s->PendingAudit(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].key, "k3");
+}
+
 TEST(PgStore, LongValuesAndOddBytesAreStored) {
   REQUIRE_PG();
   Db db;

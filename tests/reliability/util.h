@@ -34,10 +34,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr
 };
 
-// Runs `grunnmur check --data dir` (the server must not be running on it).
-inline CommandResult RunCheck(const std::string& dir) {
+// Runs a shell command; its output and exit code.
+inline CommandResult RunCommand(const std::string& cmd) {
   CommandResult r;
-  std::string cmd = std::string(GM_BINARY) + " check --data '" + dir + "' 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   std::array<char, 4096> buf;
@@ -46,6 +45,11 @@ inline CommandResult RunCheck(const std::string& dir) {
   int st = ::pclose(p);
   r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// Runs `grunnmur check --data dir` (the server must not be running on it).
+inline CommandResult RunCheck(const std::string& dir) {
+  return RunCommand(std::string(GM_BINARY) + " check --data '" + dir + "' 2>&1");
 }
 
 // A field of /proc/PID/status in KiB (VmHWM: peak resident set), -1 if unknown.

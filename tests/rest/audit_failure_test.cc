@@ -1,6 +1,9 @@
-// When the audit record of an access cannot be written, the data is not
-// returned (rest/auth.h AuditAccess): a Service over a real SQLite store and
-// a real audit log, which is then closed so that appends fail.
+// When the audit record of a read cannot be written, the data is not
+// returned (rest/auth.h AuditAccess); a write's audit commits in the write's
+// own transaction (rest/audit_outbox.h), so a write is acknowledged only with
+// its audit record durable, and the record reaches the chain later if the
+// chain is down. A Service over a real SQLite store and a real audit log,
+// which is then closed so that appends fail, then reopened.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,6 +12,7 @@
 #include "audit/log.h"
 #include "core/clock.h"
 #include "fhir/model.h"
+#include "rest/audit_outbox.h"
 #include "rest/service.h"
 #include "search/fhirpath_indexer.h"
 #include "store/store.h"
@@ -41,7 +45,8 @@ TEST(AuditFailure, NoAuditNoDataAndNoAcknowledgement) {
     ASSERT_TRUE(log.ok()) << log.status().message();
 
     int next_id = 0;
-    Context ctx{**store, model, clock, indexer, [&] { return "id" + std::to_string(++next_id); },
+    AuditingStore audited(**store, indexer);
+    Context ctx{audited, model, clock, indexer, [&] { return "id" + std::to_string(++next_id); },
                 Options{}};
     ctx.verifier = &verifier;
     ctx.audit = log->get();
@@ -78,8 +83,48 @@ TEST(AuditFailure, NoAuditNoDataAndNoAcknowledgement) {
     http::Response search = request("GET", "/Observation?code:text=SECRET-MARK");
     EXPECT_EQ(search.status, 503);
     EXPECT_EQ(search.body.find("SECRET-MARK"), std::string::npos) << search.body;
+    // A write whose audit cannot be chained now: its audit record commits
+    // with it in the outbox, so it is acknowledged.
+    auto pending = (*store)->PendingAudit(10);
+    ASSERT_TRUE(pending.ok());
+    const size_t before = pending->size();  // the first write's row, until a relay removes it
     http::Response write = request("PUT", "/Observation/o1", obs);
-    EXPECT_EQ(write.status, 503) << write.body;
+    EXPECT_EQ(write.status, 200) << write.body;
+    pending = (*store)->PendingAudit(10);
+    ASSERT_TRUE(pending.ok());
+    ASSERT_EQ(pending->size(), before + 1);
+    EXPECT_EQ(pending->back().patient_id, "p1");
+    EXPECT_NE(pending->back().event.find("\"update\""), std::string::npos) << pending->back().event;
+    // A refused write stages nothing.
+    http::Response bad = request("PUT", "/Observation/o1", R"({"resourceType":"Observation","id":"o1"})");
+    EXPECT_GE(bad.status, 400) << bad.body;  // 400, or 503 as its failure cannot be audited now
+    pending = (*store)->PendingAudit(10);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(pending->size(), before + 1);
+
+    // The chain comes back (a restart): the relay chains what the outbox
+    // holds exactly once (the first write's row is already chained) and
+    // empties the outbox.
+    auto reopened = audit::AuditLog::Open(audit::LogOptions{.data_dir = dir, .keys = keys, .clock = &clock});
+    ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+    EXPECT_EQ((*reopened)->last_seq(), after_write + 1);
+    AuditRelay relay(**store, **reopened);
+    ASSERT_TRUE(relay.DrainAll().ok());
+    EXPECT_EQ((*reopened)->last_seq(), after_write + 2);
+    pending = (*store)->PendingAudit(10);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_TRUE(pending->empty());
+    ASSERT_TRUE(relay.DrainAll().ok());  // nothing left: nothing added
+    EXPECT_EQ((*reopened)->last_seq(), after_write + 2);
+    auto page = (*reopened)->EventsForPatient("p1", 10);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->entries.size(), 3u);
+    EXPECT_EQ(page->entries[0].interaction, "update");
+    ASSERT_TRUE((*reopened)->Close().ok());
+    auto report = audit::Verify(dir);
+    ASSERT_TRUE(report.ok());
+    EXPECT_TRUE(report->intact());
+    EXPECT_EQ(report->events, 3);
     (*store)->Close();
   }
   std::filesystem::remove_all(dir);

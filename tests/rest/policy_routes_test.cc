@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string_view>
 
 #include "rest/auth.h"
 #include "rest/request.h"
@@ -64,7 +65,8 @@ TEST(PolicyRoutes, EveryRouteMethodAndModeHasARule) {
   const std::set<RouteRule> person_rules = {
       RouteRule::kPublic,         RouteRule::kNoData,        RouteRule::kAddressed,
       RouteRule::kAddressedWrite, RouteRule::kCreate,        RouteRule::kPatientSearch,
-      RouteRule::kCompartment,    RouteRule::kDenied};
+      RouteRule::kCompartment,    RouteRule::kConditionalWrite, RouteRule::kBundle,
+      RouteRule::kDenied};
   int checked = 0;
   for (int r = 0; r < kRouteCount; ++r) {
     const Route route = static_cast<Route>(r);
@@ -98,14 +100,28 @@ TEST(PolicyRoutes, PeopleNeverUseCrossPatientRoutes) {
     for (Route route : {Route::kSystem, Route::kSystemHistory, Route::kSystemSearch,
                         Route::kTypeHistory}) {
       for (const char* m : kMethods) {
-        EXPECT_EQ(RouteRuleFor(Example(route), m, mode, false), RouteRule::kDenied)
+        // POST [base] is a batch/transaction: each entry decided as if alone.
+        const RouteRule expected = route == Route::kSystem && std::string_view(m) == "POST"
+                                       ? RouteRule::kBundle
+                                       : RouteRule::kDenied;
+        EXPECT_EQ(RouteRuleFor(Example(route), m, mode, false), expected)
             << static_cast<int>(route) << " " << m;
       }
     }
-    // Conditional update/delete search across patients; PATCH's result is unknown beforehand.
-    EXPECT_EQ(RouteRuleFor(Example(Route::kType), "PUT", mode, false), RouteRule::kDenied);
-    EXPECT_EQ(RouteRuleFor(Example(Route::kType), "DELETE", mode, false), RouteRule::kDenied);
-    EXPECT_EQ(RouteRuleFor(Example(Route::kInstance), "PATCH", mode, false), RouteRule::kDenied);
+    // Conditional update/delete: the criteria must name one patient; PATCH is
+    // decided on the current version and checked again inside the write.
+    EXPECT_EQ(RouteRuleFor(Example(Route::kType), "PUT", mode, false),
+              RouteRule::kConditionalWrite);
+    EXPECT_EQ(RouteRuleFor(Example(Route::kType), "DELETE", mode, false),
+              RouteRule::kConditionalWrite);
+    EXPECT_EQ(RouteRuleFor(Example(Route::kType), "PATCH", mode, false), RouteRule::kDenied);
+    EXPECT_EQ(RouteRuleFor(Example(Route::kInstance), "PATCH", mode, false),
+              RouteRule::kAddressedWrite);
+    EXPECT_EQ(RouteRuleFor(Example(Route::kInstance), "PUT", mode, false),
+              RouteRule::kAddressedWrite);
+    EXPECT_EQ(RouteRuleFor(Example(Route::kInstance), "DELETE", mode, false),
+              RouteRule::kAddressedWrite);
+    EXPECT_EQ(RouteRuleFor(Example(Route::kInstance), "POST", mode, false), RouteRule::kDenied);
     EXPECT_EQ(RouteRuleFor(Example(Route::kInstance), "GET", mode, false), RouteRule::kAddressed);
     EXPECT_EQ(RouteRuleFor(Example(Route::kVersion), "GET", mode, false), RouteRule::kAddressed);
     EXPECT_EQ(RouteRuleFor(Example(Route::kInstanceHistory), "GET", mode, false),

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
@@ -337,6 +338,10 @@ TEST(SqliteStore, HistoryPagingIsStableUnderConcurrentWrites) {
       }
     });
   }
+  // Page only once the writers are writing, so pages and writes interleave.
+  for (int i = 0; i < 10000 && written.load() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   for (std::string type : {std::string(), std::string("Patient")}) {
     HistoryQuery q;
     q.type = type;
@@ -467,6 +472,61 @@ void SetSchemaVersion(const std::string& dir, const char* sql) {
   sqlite3_close(db);
 }
 
+// The audit outbox commits and rolls back with the writes of its transaction.
+TEST(SqliteStore, AuditOutboxCommitsWithItsWrite) {
+  TempDir dir;
+  auto s = OpenStore(dir.path());
+  AuditOutboxRow row{.key = "k1", .patient_id = "p1", .time_us = kT0, .event = "{\"a\":1}"};
+  ASSERT_TRUE(s->Write([&](Txn& txn) -> Status {
+                 GM_RETURN_IF_ERROR(txn.Put(MakePut("Patient", "p1", 1, kT0)));
+                 return txn.StageAudit(row);
+               }).ok());
+  // A failing write keeps neither its version nor its audit row.
+  Status failed = s->Write([&](Txn& txn) -> Status {
+    AuditOutboxRow r2 = row;
+    r2.key = "k2";
+    GM_RETURN_IF_ERROR(txn.StageAudit(r2));
+    return txn.Put(MakePut("Patient", "p1", 5, kT0));  // wrong version: conflict
+  });
+  EXPECT_EQ(failed.code(), "GM-STORE-010");
+  // Keys are unique: staging the same key again fails the write.
+  Status dup = s->Write([&](Txn& txn) { return txn.StageAudit(row); });
+  EXPECT_FALSE(dup.ok());
+  EXPECT_EQ(s->Write([&](Txn& txn) {
+               return txn.StageAudit(AuditOutboxRow{.key = "", .patient_id = "p", .event = "x"});
+             }).code(),
+            "GM-STORE-011");
+  ASSERT_TRUE(s->Write([&](Txn& txn) {
+                 return txn.StageAudit(AuditOutboxRow{.key = "k3", .patient_id = "p2",
+                                                      .time_us = kT0 + 1, .event = "{}"});
+               }).ok());
+  auto pending = s->PendingAudit(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].key, "k1");
+  EXPECT_EQ((*pending)[0].patient_id, "p1");
+  EXPECT_EQ((*pending)[0].time_us, kT0);
+  EXPECT_EQ((*pending)[0].event, "{\"a\":1}");
+  EXPECT_EQ((*pending)[1].key, "k3");
+  EXPECT_LT((*pending)[0].seq, (*pending)[1].seq);
+  auto one = s->PendingAudit(1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  ASSERT_TRUE(s->Write([&](Txn& txn) {
+                 return txn.RemoveAudit({"k1", "unknown"});
+               }).ok());
+  pending = s->PendingAudit(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].key, "k3");
+  // Survives reopening.
+  s.reset();
+  auto again = OpenStore(dir.path());
+  pending = again->PendingAudit(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+}
+
 TEST(SqliteStore, RefusesNewerSchemaAndForeignFiles) {
   TempDir dir;
   {
@@ -481,11 +541,31 @@ TEST(SqliteStore, RefusesNewerSchemaAndForeignFiles) {
   EXPECT_EQ(refused.status().category(), ErrorCategory::kUnavailable);
   EXPECT_EQ(refused.status().code(), "GM-STORE-002");
   // Refusing changed nothing: restoring the version makes it usable again.
-  SetSchemaVersion(dir.path(), "UPDATE schema_version SET version = 1");
+  SetSchemaVersion(dir.path(), "UPDATE schema_version SET version = 2");
+  {
+    auto ok = OpenSqlite(o);
+    ASSERT_TRUE(ok.ok());
+    auto r = (*ok)->Read("Patient", "p1");
+    ASSERT_TRUE(r.ok() && r->has_value());
+  }
+  // A version 1 database (before the audit outbox) is migrated and keeps its data.
+  SetSchemaVersion(dir.path(), "DROP TABLE audit_outbox; UPDATE schema_version SET version = 1");
+  {
+    auto ok = OpenSqlite(o);
+    ASSERT_TRUE(ok.ok()) << ok.status().message();
+    auto r = (*ok)->Read("Patient", "p1");
+    ASSERT_TRUE(r.ok() && r->has_value());
+    ASSERT_TRUE((*ok)->Write([](Txn& txn) {
+                      return txn.StageAudit(
+                          AuditOutboxRow{.key = "k", .patient_id = "p1", .event = "{}"});
+                    }).ok());
+    auto pending = (*ok)->PendingAudit(5);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(pending->size(), 1u);
+  }
+  // Reopening does not migrate again (the migration recorded version 2).
   auto ok = OpenSqlite(o);
   ASSERT_TRUE(ok.ok());
-  auto r = (*ok)->Read("Patient", "p1");
-  ASSERT_TRUE(r.ok() && r->has_value());
 
   TempDir foreign;
   SetSchemaVersion(foreign.path(), "CREATE TABLE t(x)");

@@ -24,6 +24,16 @@
 #error "GM_BINARY must point at the grunnmur binary"
 #endif
 
+namespace {
+// GM_TEST_BINARY overrides the binary (a copy that a concurrent rebuild
+// cannot relink under a running test).
+const char* Binary() {
+  const char* b = std::getenv("GM_TEST_BINARY");
+  return b != nullptr && *b != '\0' ? b : GM_BINARY;
+}
+}  // namespace
+
+
 namespace gm::testing {
 
 namespace beast = boost::beast;
@@ -133,7 +143,7 @@ std::string TokenForPort(uint16_t port) {
 }
 
 std::string ServerProcess::Token(const std::vector<std::string>& token_args) const {
-  std::string cmd = std::string(GM_BINARY) + " token --data " + ShellQuote(data_dir_);
+  std::string cmd = std::string(Binary()) + " token --data " + ShellQuote(data_dir_);
   for (const auto& a : token_args) cmd += " " + ShellQuote(a);
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return {};
@@ -160,7 +170,7 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
-    std::vector<std::string> args = {GM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data",
+    std::vector<std::string> args = {Binary(), "serve", "--listen", "127.0.0.1:0", "--data",
                                      data_dir, "--log-level", "warn"};
     if (!db_url.empty()) {
       args.push_back("--db");

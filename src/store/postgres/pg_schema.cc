@@ -149,7 +149,18 @@ CREATE INDEX idx_text_narrative ON idx_text USING gin(narrative);
 CREATE INDEX idx_text_content ON idx_text USING gin(content);
 )sql";
 
-constexpr const char* kSteps[] = {kStep1, kStep2};
+// The audit outbox (store.h AuditOutboxRow): audit records committed with the
+// writes they describe, until the audit chain takes them over.
+constexpr const char* kStep3 = R"sql(
+CREATE TABLE audit_outbox(
+  seq bigserial PRIMARY KEY,
+  key text COLLATE "C" NOT NULL UNIQUE,
+  patient text COLLATE "C" NOT NULL,
+  time_us bigint NOT NULL,
+  event text NOT NULL);
+)sql";
+
+constexpr const char* kSteps[] = {kStep1, kStep2, kStep3};
 static_assert(sizeof(kSteps) / sizeof(kSteps[0]) == kSchemaVersion);
 
 Status Refuse(std::string code, std::string text) {

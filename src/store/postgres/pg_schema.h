@@ -29,7 +29,7 @@
 
 namespace gm::store::postgres {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 // pg_advisory_lock key of the migrator ("gmschema" in ASCII).
 inline constexpr int64_t kMigrationLockKey = 0x676d736368656d61LL;
 

@@ -341,6 +341,31 @@ class PostgresStore::PgTxn final : public Txn {
     return s;
   }
 
+  Status StageAudit(const AuditOutboxRow& row) override {
+    Status s = row.key.empty() || row.patient_id.empty() || row.event.empty()
+                   ? Status::Error(ErrorCategory::kInvalid, "GM-STORE-011", "invalid",
+                                   "StageAudit: key, patient and event are required")
+                   : c_.Run("INSERT INTO audit_outbox(key, patient, time_us, event) "
+                            "VALUES($1, $2, $3, $4)",
+                            {KeyValue(row.key), KeyValue(row.patient_id), KeyValue(row.time_us),
+                             KeyValue(row.event)});
+    Note(s);
+    if (!s.ok() && failure_.ok()) failure_ = s;
+    return s;
+  }
+
+  Status RemoveAudit(const std::vector<std::string>& keys) override {
+    for (const std::string& key : keys) {
+      Status s = c_.Run("DELETE FROM audit_outbox WHERE key = $1", {KeyValue(key)});
+      Note(s);
+      if (!s.ok()) {
+        if (failure_.ok()) failure_ = s;
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
   const Status& failure() const { return failure_; }
   bool retry() const { return retry_; }
 
@@ -1003,6 +1028,22 @@ Result<QueryPage> PostgresStore::Compartment(const std::string& patient_id,
   GM_RETURN_IF_ERROR(FetchJson(c, rows));
   for (Row& r : rows) page.resources.push_back(std::move(r.rv));
   return page;
+}
+
+Result<std::vector<AuditOutboxRow>> PostgresStore::PendingAudit(size_t limit) {
+  if (!pool_) return Closed();
+  GM_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->Acquire());
+  GM_ASSIGN_OR_RETURN(PgResult res,
+                      lease->Query("SELECT seq, key, patient, time_us, event FROM audit_outbox "
+                                   "ORDER BY seq LIMIT $1",
+                                   {KeyValue(static_cast<int64_t>(std::max<size_t>(limit, 1)))}));
+  std::vector<AuditOutboxRow> rows;
+  for (int i = 0; i < res.rows(); ++i) {
+    rows.push_back(AuditOutboxRow{.seq = res.Int(i, 0), .key = res.Text(i, 1),
+                                  .patient_id = res.Text(i, 2), .time_us = res.Int(i, 3),
+                                  .event = res.Text(i, 4)});
+  }
+  return rows;
 }
 
 Result<StoreStats> PostgresStore::Stats() {

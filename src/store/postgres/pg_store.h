@@ -95,6 +95,7 @@ class PostgresStore final : public Store {
                                 const std::vector<std::string>& types, size_t limit,
                                 const std::string& after) override;
   Status Write(const std::function<Status(Txn&)>& fn) override;
+  Result<std::vector<AuditOutboxRow>> PendingAudit(size_t limit) override;
   Result<StoreStats> Stats() override;
   void Close() override;
 

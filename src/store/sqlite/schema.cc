@@ -121,6 +121,17 @@ CREATE TABLE idx_uri(
 CREATE INDEX idx_uri_rid ON idx_uri(rid, pid);
 )sql";
 
+// Version 2: the audit outbox (store.h AuditOutboxRow): audit records that
+// commit with the writes they describe, until the audit chain takes them over.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE audit_outbox(
+  seq INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  patient TEXT NOT NULL,
+  time_us INTEGER NOT NULL,
+  event BLOB NOT NULL);
+)sql";
+
 Status Refuse(std::string code, std::string text) {
   return Status::Error(ErrorCategory::kUnavailable, std::move(code), "exception", std::move(text));
 }
@@ -136,6 +147,7 @@ Status EnsureSchema(Connection& c) {
   if (app_id == "0" && tables == "0") {
     GM_RETURN_IF_ERROR(c.Exec("PRAGMA application_id = " + std::to_string(kApplicationId)));
     GM_RETURN_IF_ERROR(c.Exec(kSchemaV1));
+    GM_RETURN_IF_ERROR(c.Exec(kSchemaV2));
     GM_RETURN_IF_ERROR(c.Exec("INSERT INTO schema_version(version) VALUES(" +
                               std::to_string(kSchemaVersion) + ")"));
     return txn.Commit();
@@ -151,7 +163,12 @@ Status EnsureSchema(Connection& c) {
                                       std::to_string(kSchemaVersion) + ")");
   }
   if (v < 1) return Refuse("GM-STORE-003", "The database has no valid schema version");
-  // Version 1 is the first schema; migrations from older versions go here.
+  // Migrations, in order.
+  if (v < 2) GM_RETURN_IF_ERROR(c.Exec(kSchemaV2));
+  if (v < kSchemaVersion) {
+    GM_RETURN_IF_ERROR(c.Exec("UPDATE schema_version SET version = " +
+                              std::to_string(kSchemaVersion)));
+  }
   return txn.Commit();
 }
 

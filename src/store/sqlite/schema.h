@@ -14,6 +14,8 @@
 //   idx_token, idx_string, idx_date, idx_number, idx_quantity, idx_reference,
 //   idx_uri           one table per IndexEntry::Kind with typed columns; rows
 //                     describe the current, non-deleted version only.
+//   audit_outbox      audit records committed with the writes they describe,
+//                     until the audit chain takes them over (version 2).
 //   schema_version    the single version number below.
 // The file is marked with PRAGMA application_id so a foreign SQLite file is not
 // mistaken for a grunnmur store.
@@ -24,7 +26,7 @@
 
 namespace gm::store::sqlite {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 inline constexpr int kApplicationId = 0x676D7331;  // "gms1"
 
 // Bits of resource.kinds: bit IndexEntry::Kind for each index table, plus:

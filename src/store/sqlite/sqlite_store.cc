@@ -233,12 +233,47 @@ class SqliteStore::WriteTxn final : public Txn {
     return s;
   }
 
+  Status StageAudit(const AuditOutboxRow& row) override {
+    Status s = Stage(row);
+    if (!s.ok() && failure_.ok()) failure_ = s;
+    return s;
+  }
+
+  Status RemoveAudit(const std::vector<std::string>& keys) override {
+    for (const std::string& key : keys) {
+      GM_ASSIGN_OR_RETURN(Statement st,
+                          s_.writer_conn_->Prepare("DELETE FROM audit_outbox WHERE key = ?1"));
+      st.Bind(1, std::string_view(key));
+      Status s = st.Run();
+      if (!s.ok()) {
+        if (failure_.ok()) failure_ = s;
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
   // The first failed Put or Reindex (other than a Reindex conflict, which
   // stages nothing), if any: the fn's changes are discarded even if it
   // returns Ok, since its staged state would be incomplete.
   const Status& failure() const { return failure_; }
 
  private:
+  Status Stage(const AuditOutboxRow& row) {
+    if (row.key.empty() || row.patient_id.empty() || row.event.empty()) {
+      return Status::Error(ErrorCategory::kInvalid, "GM-STORE-011", "invalid",
+                           "StageAudit: key, patient and event are required");
+    }
+    GM_ASSIGN_OR_RETURN(Statement st,
+                        s_.writer_conn_->Prepare("INSERT INTO audit_outbox(key, patient, time_us, "
+                                                 "event) VALUES(?1, ?2, ?3, ?4)"));
+    st.Bind(1, std::string_view(row.key));
+    st.Bind(2, std::string_view(row.patient_id));
+    st.Bind(3, row.time_us);
+    st.BindBlob(4, row.event);
+    return st.Run();
+  }
+
   SqliteStore& s_;
   Status failure_;
 };
@@ -1096,6 +1131,22 @@ Result<QueryPage> SqliteStore::Compartment(const std::string& patient_id,
   GM_RETURN_IF_ERROR(FetchJson(c, rows));
   for (Row& r : rows) page.resources.push_back(std::move(r.rv));
   return page;
+}
+
+Result<std::vector<AuditOutboxRow>> SqliteStore::PendingAudit(size_t limit) {
+  GM_ASSIGN_OR_RETURN(ReaderPool::Lease lease, readers_->Acquire());
+  Connection& c = *lease;
+  GM_ASSIGN_OR_RETURN(Statement st, c.Prepare("SELECT seq, key, patient, time_us, event FROM "
+                                              "audit_outbox ORDER BY seq LIMIT ?1"));
+  st.Bind(1, static_cast<int64_t>(std::max<size_t>(limit, 1)));
+  std::vector<AuditOutboxRow> rows;
+  for (;;) {
+    GM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    rows.push_back(AuditOutboxRow{.seq = st.Int(0), .key = st.Text(1), .patient_id = st.Text(2),
+                                  .time_us = st.Int(3), .event = st.Text(4)});
+  }
+  return rows;
 }
 
 Result<StoreStats> SqliteStore::Stats() {

@@ -89,6 +89,7 @@ class SqliteStore final : public Store {
                                 const std::vector<std::string>& types, size_t limit,
                                 const std::string& after) override;
   Status Write(const std::function<Status(Txn&)>& fn) override;
+  Result<std::vector<AuditOutboxRow>> PendingAudit(size_t limit) override;
   Result<StoreStats> Stats() override;
   // Drains queued writes, stops the writer and closes every connection; waits
   // for reads in progress. Idempotent. A no-op when called from inside a fn.
