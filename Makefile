@@ -143,9 +143,9 @@ fuzz: fuzz-build
 # bench: every workload at the default sizes (results in bench/results/<date-time>/);
 # bench-smoke: tiny sizes, proves the harness. BENCH_ARGS passes options to
 # bench/run, e.g. make bench BENCH_ARGS="--only search --size 100000".
-BENCH_PACKAGES := gnuplot-nox wrk nginx libsimdjson-dev
+BENCH_PACKAGES := gnuplot-nox wrk nginx libsimdjson-dev linux-perf sqlite3
 BENCH_ARGS ?=
-.PHONY: bench bench-smoke bench-deps
+.PHONY: bench bench-smoke bench-deps bench-profile
 bench-deps: deps configure
 	@missing=""; for p in $(BENCH_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -158,3 +158,6 @@ bench: bench-deps
 	BUILD=$(abspath $(BUILD)) GM_BENCH_NO_BUILD=1 bench/run $(BENCH_ARGS)
 bench-smoke: bench-deps
 	BUILD=$(abspath $(BUILD)) GM_BENCH_NO_BUILD=1 bench/run --smoke $(BENCH_ARGS)
+# bench-profile: perf profiles of ingest (the store writer) and read by id (bench/profile/run).
+bench-profile: bench-deps
+	BUILD=$(abspath $(BUILD)) bench/profile/run $(PROFILE_ARGS)

@@ -22,6 +22,7 @@ const size = Number(args.size ?? 100000);
 const seed = Number(args.seed ?? 1);
 const queriesPerKind = Number(args.queries ?? 300);
 const connections = Number(args.connections ?? 4);
+const perBundle = Math.max(1, Number(args['patients-per-bundle'] ?? 1));
 const dataDir = args.data;
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 if (!binary || !dataDir) { log('need --binary and --data'); process.exit(2); }
@@ -109,15 +110,22 @@ function percentile(sorted, p) {
 }
 
 // The population: patient i's bundle comes from gen.mjs (or a synth NDJSON file).
+// With --patients-per-bundle K > 1, K patients' entries go into one transaction
+// bundle (the same resources, fewer and larger durable commits).
 async function* bundles(p) {
   if (args.bundles) {
     const rl = readline.createInterface({ input: fs.createReadStream(args.bundles) });
-    for await (const line of rl) if (line.trim()) yield { fnr: null, text: line };
+    for await (const line of rl) if (line.trim()) yield { fnrs: null, text: line };
     return;
   }
-  for (let i = 0; i < p.patients; i++) {
-    const { fnr, bundle } = patientBundle(seed, i);
-    yield { fnr, text: JSON.stringify(bundle) };
+  for (let i = 0; i < p.patients; i += perBundle) {
+    const fnrs = [], entry = [];
+    for (let j = i; j < Math.min(p.patients, i + perBundle); j++) {
+      const { fnr, bundle } = patientBundle(seed, j);
+      fnrs.push(fnr);
+      entry.push(...bundle.entry);
+    }
+    yield { fnrs, text: JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry }) };
   }
 }
 
@@ -146,15 +154,16 @@ async function ingest(port, p) {
         continue;
       }
       const resp = JSON.parse(r.body);
-      const loc = resp.entry?.[0]?.response?.location ?? '';
-      const id = loc.split('/')[1];
       resources += resp.entry.length;
-      let fnr = n.value.fnr;
-      if (fnr === null) {  // synth bundles: read it from the request
-        const pat = JSON.parse(n.value.text).entry.find((e) => e.resource?.resourceType === 'Patient')?.resource;
-        fnr = pat?.identifier?.find((x) => x.system === FNR_SYSTEM)?.value ?? null;
+      // The response entries follow the request's order: the k-th Patient location is the k-th patient.
+      const ids = resp.entry.map((e) => e.response?.location ?? '').filter((l) => l.startsWith('Patient/'))
+        .map((l) => l.split('/')[1]);
+      let fnrs = n.value.fnrs;
+      if (fnrs === null) {  // synth bundles: read them from the request
+        fnrs = JSON.parse(n.value.text).entry.filter((e) => e.resource?.resourceType === 'Patient')
+          .map((e) => e.resource.identifier?.find((x) => x.system === FNR_SYSTEM)?.value ?? null);
       }
-      patients.push({ id, fnr });
+      ids.forEach((id, k) => patients.push({ id, fnr: fnrs[k] ?? null }));
       if (Date.now() - lastLog > 10000) {
         lastLog = Date.now();
         const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -228,13 +237,59 @@ async function queryMix(port, patients) {
   return results;
 }
 
+// Throughput with concurrency: C clients, each on its own keep-alive connection, send
+// the whole query mix (kinds in turn, a seeded random patient each) back to back for
+// --conc-seconds; requests/s over all clients and the latency percentiles of every
+// request. Responses are checked for status only (no JSON parse) to keep the client light.
+async function concurrentMix(port, patients, clients, seconds) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const lat = [];
+  let errors = 0, firstError = null, bytes = 0;
+  // Warm-up: one pass of the mix per client, not timed.
+  for (let c = 0; c < clients; c++) {
+    const p = patients[c % patients.length];
+    for (const [, , make] of QUERIES) {
+      const [method, path, body] = make(p);
+      await request(agent, port, method, path, body, 'application/x-www-form-urlencoded');
+    }
+  }
+  const cpu0 = process.cpuUsage();
+  const w0 = process.hrtime.bigint();
+  const deadline = w0 + BigInt(Math.round(seconds * 1e9));
+  const run = async (c) => {
+    const r = rng(seed * 104729 + c * 31 + clients);
+    for (let k = c; process.hrtime.bigint() < deadline; k++) {
+      const [, , make] = QUERIES[k % QUERIES.length];
+      const p = patients[Math.floor(r() * patients.length)];
+      const [method, path, body] = make(p);
+      const res = await request(agent, port, method, path, body, 'application/x-www-form-urlencoded');
+      lat.push(res.ms);
+      bytes += res.body.length;
+      if (res.status !== 200) { errors++; firstError ??= `${res.status} ${res.body.toString().slice(0, 300)}`; }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, c) => run(c)));
+  const elapsed = Number(process.hrtime.bigint() - w0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  const row = { clients, seconds: elapsed, requests: lat.length, errors, requests_per_s: lat.length / elapsed,
+    p50_ms: percentile(lat, 50), p90_ms: percentile(lat, 90), p99_ms: percentile(lat, 99), max_ms: lat[lat.length - 1],
+    mean_bytes: lat.length ? bytes / lat.length : 0, client_cpu_s: (cpu.user + cpu.system) / 1e6 };
+  if (firstError) row.first_error = firstError;
+  log(`  mix with ${clients} client(s): ${row.requests_per_s.toFixed(0)} req/s, p50 ${row.p50_ms.toFixed(2)} ms, ` +
+    `p99 ${row.p99_ms.toFixed(2)} ms, ${errors} errors`);
+  return row;
+}
+
 async function main() {
   const p = plan(size);
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.mkdirSync(dataDir, { recursive: true });
   const port = Number(args.port ?? 0) || await freePort();
   const out = { size_requested: size, seed, patients: p.patients, practitioners: p.practitioners,
-    generator: args.bundles ? 'grunnmur synth' : 'bench/search/gen.mjs', connections };
+    generator: args.bundles ? 'grunnmur synth' : 'bench/search/gen.mjs', connections,
+    patients_per_bundle: perBundle };
   let server = await startServer(port);
   out.startup_empty_ms = server.startupMs;
   out.idle_rss_empty_mib = rssOf(server.proc.pid).rss_mib;
@@ -258,6 +313,14 @@ async function main() {
     log(`  restart with data: ${server.startupMs.toFixed(0)} ms, RSS ${out.idle_rss_loaded_mib.toFixed(0)} MiB`);
     out.queries = await queryMix(port, patients);
     out.after_queries = rssOf(server.proc.pid);
+    const concSeconds = Number(args['conc-seconds'] ?? 10);
+    if (concSeconds > 0) {
+      out.concurrent = [];
+      for (const c of String(args.concurrency ?? '1,4,16').split(',').map(Number).filter((x) => x > 0)) {
+        out.concurrent.push(await concurrentMix(port, patients, c, concSeconds));
+      }
+      out.after_concurrent = rssOf(server.proc.pid);
+    }
   } finally {
     out.server_stderr_tail = server.stderr().slice(-1000);
     out.stop_final_ms = await stopServer(server);

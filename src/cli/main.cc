@@ -51,7 +51,7 @@ struct ServeArgs {
   std::string base_url;
   int lab_release_delay_days = 14;
   size_t io_threads = 2;
-  size_t worker_threads = 16;
+  size_t worker_threads = 64;
   size_t max_body_mib = 32;
   int64_t read_timeout_ms = 30000;
   int64_t idle_timeout_ms = 60000;

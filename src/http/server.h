@@ -65,7 +65,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: pick a free port
   size_t io_threads = 2;
-  size_t worker_threads = 16;
+  size_t worker_threads = 64;
   size_t max_body_bytes = 32u << 20;   // larger: 413
   size_t max_header_bytes = 64u << 10; // larger: 431
   std::chrono::milliseconds read_timeout{30000};  // whole request must arrive within this

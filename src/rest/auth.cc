@@ -672,23 +672,6 @@ bool SearchMayReachOut(const trust::Principal* principal, const Target& target,
 
 namespace {
 
-// Transaction fullUrl resolution for the policy (as transaction.cc rewrites
-// them): Reference.reference, url and value[x] strings equal to a key.
-void RewriteForPolicy(json::Value& v, const std::map<std::string, std::string>& map) {
-  if (v.is_object()) {
-    for (auto& [k, child] : v.object()) {
-      if (child.is_string() && (k == "reference" || k == "url" || k.rfind("value", 0) == 0)) {
-        auto it = map.find(child.str());
-        if (it != map.end()) child = json::Value(it->second);
-      } else {
-        RewriteForPolicy(child, map);
-      }
-    }
-  } else if (v.is_array()) {
-    for (auto& child : v.array()) RewriteForPolicy(child, map);
-  }
-}
-
 void ConditionalRefsForPolicy(const json::Value& v, const fhir::Model& model,
                               std::set<std::string>& out) {
   if (v.is_object()) {
@@ -808,7 +791,7 @@ Status DecideBundleEntries(const Context& ctx, const trust::Principal& principal
     }
     if (const json::Value* r = e.find("resource")) {
       json::Value resource = *r;
-      if (transaction) RewriteForPolicy(resource, ids);
+      if (transaction) RewriteReferences(resource, ids);  // as the transaction will
       sub.body = json::Write(resource);
     }
     auto params = ParseForm(p.query);
@@ -1175,11 +1158,12 @@ RequestPolicy DecideRequest(const Context& ctx, const trust::Principal& principa
       if (pol.rule == RouteRule::kAddressedWrite) {
         auto old = CompartmentsOf(ctx, target.type, target.id);
         if (!old.ok()) return fail(old.status());
-        // No existence probe (PUT, DELETE, PATCH): an unknown id (persons do
-        // not create with ids of their choosing) and an id in a record the
-        // caller may not see answer alike, as a read of an unknown id does.
-        // (The e-resept instance operations keep their own answers.)
-        const bool probe_safe = target.route == Route::kInstance;
+        // No existence probe (PUT, DELETE, PATCH, and the e-resept instance
+        // operations $recall/$renew): an unknown id (persons do not create
+        // with ids of their choosing) and an id in a record the caller may
+        // not see answer alike, as a read of an unknown id does.
+        const bool probe_safe =
+            target.route == Route::kInstance || target.route == Route::kInstanceOperation;
         if (probe_safe && old->empty()) return fail(NotFound(target.type, target.id));
         for (const auto& p : probe_safe ? *old : std::vector<std::string>{}) {
           auto d = decide(p, target.type, trust::PdpInteraction::kRead);

@@ -201,7 +201,8 @@ DefinitionId IdentityOf(const store::ResourceVersion& v) {
   return {std::string(parsed->get_string("url")), std::string(parsed->get_string("version"))};
 }
 
-std::string PercentEncode(std::string_view s) {
+// A criteria value, percent-encoded (',' too: it would separate alternatives).
+std::string EncodeCriteriaValue(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
@@ -220,7 +221,7 @@ std::string PercentEncode(std::string_view s) {
 // registered again from another live stored resource with the same identity
 // if there is one, else removed from ctx.profiles.
 Status ForgetDefinition(const Context& ctx, const std::string& type, const DefinitionId& id) {
-  GM_ASSIGN_OR_RETURN(store::Query q, CriteriaQuery(ctx, type, "url=" + PercentEncode(id.first)));
+  GM_ASSIGN_OR_RETURN(store::Query q, CriteriaQuery(ctx, type, "url=" + EncodeCriteriaValue(id.first)));
   q.limit = 100;
   GM_ASSIGN_OR_RETURN(store::QueryPage page, ctx.store.Search(q));
   for (const auto& v : page.resources) {

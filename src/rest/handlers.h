@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,11 @@ Status CheckWrite(const Call& call, store::Txn& txn, const std::string& type,
 // The parameters sealed in a search page token (search.cc), for the policy:
 // the follow-up page is decided on the same parameters as the first one.
 Result<Params> SealedSearchParams(const Context& ctx, std::string_view token);
+
+// A transaction's fullUrl resolution (transaction.cc): every
+// Reference.reference, url and value[x] string equal to a key of `map` is
+// replaced by its value. The policy resolves entries the same way (auth.cc).
+void RewriteReferences(json::Value& v, const std::map<std::string, std::string>& map);
 
 http::Response HandleRead(Call& call);          // read.cc
 http::Response HandleVRead(Call& call);         // vread.cc

@@ -19,6 +19,22 @@
 
 namespace gm::rest {
 
+// Rewrites every Reference.reference (and uri values equal to a mapped fullUrl).
+void RewriteReferences(json::Value& v, const std::map<std::string, std::string>& map) {
+  if (v.is_object()) {
+    for (auto& [k, child] : v.object()) {
+      if (child.is_string() && (k == "reference" || k == "url" || k.rfind("value", 0) == 0)) {
+        auto it = map.find(child.str());
+        if (it != map.end()) child = json::Value(it->second);
+      } else {
+        RewriteReferences(child, map);
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& child : v.array()) RewriteReferences(child, map);
+  }
+}
+
 namespace {
 
 enum class Method { kGet, kHead, kPost, kPut, kDelete, kPatch };
@@ -170,22 +186,6 @@ std::string StatusText(int status) {
       return "204 No Content";
     default:
       return std::to_string(status);
-  }
-}
-
-// Rewrites every Reference.reference (and uri values equal to a mapped fullUrl).
-void RewriteReferences(json::Value& v, const std::map<std::string, std::string>& map) {
-  if (v.is_object()) {
-    for (auto& [k, child] : v.object()) {
-      if (child.is_string() && (k == "reference" || k == "url" || k.rfind("value", 0) == 0)) {
-        auto it = map.find(child.str());
-        if (it != map.end()) child = json::Value(it->second);
-      } else {
-        RewriteReferences(child, map);
-      }
-    }
-  } else if (v.is_array()) {
-    for (auto& child : v.array()) RewriteReferences(child, map);
   }
 }
 

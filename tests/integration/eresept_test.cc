@@ -444,9 +444,22 @@ TEST_F(EreseptTest, PeopleAndPharmacySystemsGoThroughThePolicy) {
   EXPECT_EQ(lookup.status, 403) << lookup.body;
   EXPECT_NE(lookup.body.find("GM-PDP-033"), std::string::npos) << lookup.body;
   std::string second = Prescribe();  // (the operator-token doctor path is not a look-up)
-  EXPECT_EQ(As(clinician).Post("/MedicationRequest/" + second + "/$recall",
-                               Params(R"({"name":"reason","valueCode":"3"})")).status,
-            403);
+  // Addressed: the blocked prescriber's recall answers exactly as for an
+  // unknown prescription (no existence probe).
+  HttpResponse hidden = As(clinician).Post("/MedicationRequest/" + second + "/$recall",
+                                           Params(R"({"name":"reason","valueCode":"3"})"));
+  HttpResponse unknown = As(clinician).Post("/MedicationRequest/no-such-rx/$recall",
+                                            Params(R"({"name":"reason","valueCode":"3"})"));
+  EXPECT_EQ(hidden.status, 404) << hidden.body;
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(IssueCode(hidden), IssueCode(unknown));
+  std::string hidden_text = hidden.body, unknown_text = unknown.body;
+  for (std::string* t : {&hidden_text, &unknown_text}) {
+    for (const std::string& id : {second, std::string("no-such-rx")}) {
+      for (size_t at; (at = t->find(id)) != std::string::npos;) t->replace(at, id.size(), "ID");
+    }
+  }
+  EXPECT_EQ(hidden_text, unknown_text);
   // The block is the citizen's: withdrawn, the look-up works again.
   EXPECT_EQ(client().Request("DELETE", "/Consent/" + std::string(blocked.json().get_string("id"))).status, 204);
   EXPECT_EQ(As(clinician).Get("/MedicationRequest?patient=" + patient_).status, 200);

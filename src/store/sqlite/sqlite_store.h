@@ -159,7 +159,9 @@ class SqliteStore final : public Store {
   // WAL checkpoints run on their own thread and connection, not inside the
   // writer's commits (the writer's auto-checkpoint is off): the writer's
   // WAL hook reports the WAL's size; past kCheckpointPages a PASSIVE
-  // checkpoint copies pages to the database file without blocking anyone.
+  // checkpoint copies pages to the database file without blocking anyone;
+  // past kRestartPages the writer itself runs a RESTART checkpoint between
+  // batches, so the WAL starts over instead of growing without bound.
   static int WalHook(void* self, sqlite3* db, const char* name, int pages);
   void CheckpointLoop();
   std::unique_ptr<Connection> checkpoint_conn_;
@@ -167,6 +169,7 @@ class SqliteStore final : public Store {
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
   int wal_pages_ = 0;  // guarded by ckpt_mu_
+  int writer_wal_pages_ = 0;  // writer thread only: the WAL's size after its last commit
   bool ckpt_stopping_ = false;
 };
 
