@@ -211,7 +211,7 @@ int Serve(const ServeArgs& args) {
   rest_options.lab_release_delay_days = args.lab_release_delay_days;
   // Writes through the REST layer stage their audit in their own transaction
   // (rest/audit_outbox.h).
-  gm::rest::AuditingStore audited_store(**store, indexer);
+  gm::rest::AuditingStore audited_store(**store);
   gm::rest::Context context{audited_store, model,          clock,
                             indexer,     NewUuid,        rest_options,
                             page_tokens->get(), &profiles};

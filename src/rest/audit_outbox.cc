@@ -19,11 +19,10 @@ void AddUnique(std::vector<std::string>& out, const std::vector<std::string>& mo
 }
 
 // Forwards to the real transaction and notes the patients every stored
-// version (and every version it replaces) belongs to.
+// version (and every version it replaced, as the store reports) belongs to.
 class AuditingTxn final : public store::Txn {
  public:
-  AuditingTxn(store::Txn& inner, const search::Indexer& indexer)
-      : inner_(inner), indexer_(indexer) {}
+  explicit AuditingTxn(store::Txn& inner) : inner_(inner) {}
 
   Result<std::optional<store::ResourceVersion>> Current(const std::string& type,
                                                         const std::string& id) override {
@@ -33,19 +32,9 @@ class AuditingTxn final : public store::Txn {
     return inner_.Match(query, limit);
   }
   Status Put(const store::PutRequest& request) override {
-    const store::ResourceVersion& rv = request.resource;
-    if (rv.version > 1) {
-      // An update or deletion also touches the patients of what it replaces.
-      GM_ASSIGN_OR_RETURN(auto old, inner_.Current(rv.type, rv.id));
-      if (old && !old->deleted && !old->json.empty()) {
-        auto doc = json::Parse(old->json, json::ParseOptions{.max_depth = 1024});
-        if (doc.ok()) {
-          auto comps = indexer_.Compartments(rv.type, rv.id, *doc);
-          if (comps.ok()) AddUnique(patients_, *comps);
-        }
-      }
-    }
     GM_RETURN_IF_ERROR(inner_.Put(request));
+    // An update or deletion also touches the patients of what it replaced.
+    AddUnique(patients_, inner_.ReplacedCompartments());
     AddUnique(patients_, request.compartments);
     return Status::Ok();
   }
@@ -54,12 +43,14 @@ class AuditingTxn final : public store::Txn {
   Status RemoveAudit(const std::vector<std::string>& keys) override {
     return inner_.RemoveAudit(keys);
   }
+  const std::vector<std::string>& ReplacedCompartments() const override {
+    return inner_.ReplacedCompartments();
+  }
 
   const std::vector<std::string>& patients() const { return patients_; }
 
  private:
   store::Txn& inner_;
-  const search::Indexer& indexer_;
   std::vector<std::string> patients_;
 };
 
@@ -93,7 +84,7 @@ Status AuditingStore::Write(const std::function<Status(store::Txn&)>& fn) {
     events.clear();
     keys.clear();
     patients.clear();
-    AuditingTxn at(txn, indexer_);
+    AuditingTxn at(txn);
     GM_RETURN_IF_ERROR(fn(at));
     if (at.patients().empty()) return Status::Ok();
     GM_ASSIGN_OR_RETURN(events, scope->build_(at.patients()));

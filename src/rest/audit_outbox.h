@@ -38,7 +38,6 @@
 
 #include "audit/event.h"
 #include "core/status.h"
-#include "search/indexer.h"
 #include "store/store.h"
 
 namespace gm::audit {
@@ -86,8 +85,7 @@ class WriteAuditScope {
 // transaction (see above). Without a scope it is `inner` unchanged.
 class AuditingStore final : public store::Store {
  public:
-  AuditingStore(store::Store& inner, const search::Indexer& indexer)
-      : inner_(inner), indexer_(indexer) {}
+  explicit AuditingStore(store::Store& inner) : inner_(inner) {}
 
   Result<std::optional<store::ResourceVersion>> Read(const std::string& type,
                                                      const std::string& id) override {
@@ -121,7 +119,6 @@ class AuditingStore final : public store::Store {
 
  private:
   store::Store& inner_;
-  const search::Indexer& indexer_;
 };
 
 // Takes over the audit outbox: chains (AppendKeyed) and removes its rows.

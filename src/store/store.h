@@ -273,6 +273,10 @@ class Txn {
   // Removes outbox rows by key (those the audit chain holds). Unknown keys are
   // ignored.
   virtual Status RemoveAudit(const std::vector<std::string>& keys) = 0;
+  // The patient compartments of the version the last successful Put
+  // replaced, as stored (empty when it replaced nothing, or a deletion): for
+  // the audit of writes, which touch the patients of what they replace too.
+  virtual const std::vector<std::string>& ReplacedCompartments() const = 0;
 };
 
 struct StoreStats {

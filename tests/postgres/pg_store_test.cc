@@ -7,6 +7,7 @@
 // Needs GM_TEST_PG_URL (postgresql://user@host:port/postgres of a server the
 // test may create databases on); `make test` starts a throwaway cluster for it
 // (scripts/pg-cluster run). Without it every test is skipped.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -381,6 +382,33 @@ TEST(PgStore, SearchEveryKindPagingCompartmentAndReindex) {
             V{"p2"});
   EXPECT_EQ(Find(*s, Q("Patient", {Cl(Op::kTokenEq, "identifier", {SysCode(kFnr, "222")})})),
             V{});
+}
+
+TEST(PgStore, PutReportsTheCompartmentsItReplaced) {
+  REQUIRE_PG();
+  Db db;
+  auto s = Open(db.url());
+  ASSERT_NE(s, nullptr);
+  // What each Put replaced, for the audit of writes.
+  std::vector<std::vector<std::string>> seen;
+  auto put = [&](const PutRequest& p) {
+    return s->Write([&](Txn& txn) -> Status {
+      GM_RETURN_IF_ERROR(txn.Put(p));
+      std::vector<std::string> r = txn.ReplacedCompartments();
+      std::sort(r.begin(), r.end());
+      seen.push_back(r);
+      return Status::Ok();
+    });
+  };
+  ASSERT_TRUE(put(MakePut("Observation", "o1", 1, kT, {}, {"p1", "p3"})).ok());
+  ASSERT_TRUE(put(MakePut("Observation", "o1", 2, kT + 1, {}, {"p2"})).ok());
+  ASSERT_TRUE(put(MakeDelete("Observation", "o1", 3, kT + 2)).ok());
+  ASSERT_TRUE(put(MakePut("Observation", "o1", 4, kT + 3, {}, {"p4"})).ok());
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_TRUE(seen[0].empty());                                   // new
+  EXPECT_EQ(seen[1], (std::vector<std::string>{"p1", "p3"}));   // update
+  EXPECT_EQ(seen[2], (std::vector<std::string>{"p2"}));         // deletion
+  EXPECT_TRUE(seen[3].empty());                                   // after a deletion
 }
 
 TEST(PgStore, AuditOutboxCommitsWithItsWrite) {

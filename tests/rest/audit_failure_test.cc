@@ -45,7 +45,7 @@ TEST(AuditFailure, NoAuditNoDataAndNoAcknowledgement) {
     ASSERT_TRUE(log.ok()) << log.status().message();
 
     int next_id = 0;
-    AuditingStore audited(**store, indexer);
+    AuditingStore audited(**store);
     Context ctx{audited, model, clock, indexer, [&] { return "id" + std::to_string(++next_id); },
                 Options{}};
     ctx.verifier = &verifier;

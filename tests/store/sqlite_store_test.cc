@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -470,6 +471,31 @@ void SetSchemaVersion(const std::string& dir, const char* sql) {
   ASSERT_EQ(sqlite3_open((dir + "/grunnmur.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
+}
+
+TEST(SqliteStore, PutReportsTheCompartmentsItReplaced) {
+  TempDir dir;
+  auto s = OpenStore(dir.path());
+  // What each Put replaced, for the audit of writes.
+  std::vector<std::vector<std::string>> seen;
+  auto put = [&](const PutRequest& p) {
+    return s->Write([&](Txn& txn) -> Status {
+      GM_RETURN_IF_ERROR(txn.Put(p));
+      std::vector<std::string> r = txn.ReplacedCompartments();
+      std::sort(r.begin(), r.end());
+      seen.push_back(r);
+      return Status::Ok();
+    });
+  };
+  ASSERT_TRUE(put(MakePut("Observation", "o1", 1, kT0, {}, {"p1", "p3"})).ok());
+  ASSERT_TRUE(put(MakePut("Observation", "o1", 2, kT0 + 1, {}, {"p2"})).ok());
+  ASSERT_TRUE(put(MakeDelete("Observation", "o1", 3, kT0 + 2)).ok());
+  ASSERT_TRUE(put(MakePut("Observation", "o1", 4, kT0 + 3, {}, {"p4"})).ok());
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_TRUE(seen[0].empty());                                   // new
+  EXPECT_EQ(seen[1], (std::vector<std::string>{"p1", "p3"}));   // update
+  EXPECT_EQ(seen[2], (std::vector<std::string>{"p2"}));         // deletion
+  EXPECT_TRUE(seen[3].empty());                                   // after a deletion
 }
 
 // The audit outbox commits and rolls back with the writes of its transaction.

@@ -76,11 +76,6 @@ constexpr int64_t KindBit(Kind kind) {
 // The store whose write fn runs on this thread (Write from inside a fn).
 thread_local const void* tl_in_write = nullptr;
 
-Status Closed() {
-  return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-021", "transient",
-                       "The store is closed");
-}
-
 Status BadPut(const std::string& text) {
   return Status::Error(ErrorCategory::kInvalid, "GM-STORE-011", "invalid", text);
 }
@@ -224,73 +219,6 @@ Result<std::optional<ResourceVersion>> ReadCurrent(PgConnection& c, const std::s
 
 }  // namespace
 
-// ---- Connection pool -------------------------------------------------------
-
-class PostgresStore::Pool {
- public:
-  class Lease {
-   public:
-    Lease(Pool* pool, PgConnection* c) : pool_(pool), c_(c) {}
-    Lease(Lease&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), c_(o.c_) {}
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (pool_ != nullptr) pool_->Return(c_);
-    }
-    PgConnection& operator*() const { return *c_; }
-    PgConnection* operator->() const { return c_; }
-
-   private:
-    Pool* pool_;
-    PgConnection* c_;
-  };
-
-  Status Open(const std::string& url, size_t n) {
-    url_ = url;
-    for (size_t i = 0; i < std::max<size_t>(n, 1); ++i) {
-      GM_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> c, PgConnection::Open(url));
-      free_.push_back(c.get());
-      all_.push_back(std::move(c));
-    }
-    return Status::Ok();
-  }
-
-  Result<Lease> Acquire() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return closed_ || !free_.empty(); });
-    if (closed_) return Closed();
-    PgConnection* c = free_.back();
-    free_.pop_back();
-    l.unlock();
-    // Reconnect in place (the server restarted or the network broke); if
-    // that fails, the statement fails with a transient error (503).
-    if (c->broken()) (void)c->Reconnect();
-    return Lease(this, c);
-  }
-
-  void Close() {
-    std::unique_lock<std::mutex> l(mu_);
-    closed_ = true;
-    cv_.notify_all();
-    cv_.wait(l, [&] { return free_.size() == all_.size(); });
-    free_.clear();
-    all_.clear();
-  }
-
- private:
-  void Return(PgConnection* c) {
-    std::lock_guard<std::mutex> l(mu_);
-    free_.push_back(c);
-    cv_.notify_all();
-  }
-
-  std::string url_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<PgConnection>> all_;
-  std::vector<PgConnection*> free_;
-  bool closed_ = false;
-};
-
 // ---- Write transaction -----------------------------------------------------
 
 class PostgresStore::PgTxn final : public Txn {
@@ -328,7 +256,8 @@ class PostgresStore::PgTxn final : public Txn {
   }
 
   Status Put(const PutRequest& request) override {
-    Status s = s_.PutVersion(c_, request);
+    replaced_.clear();
+    Status s = s_.PutVersion(c_, request, &replaced_);
     Note(s);
     if (!s.ok() && failure_.ok()) failure_ = s;
     return s;
@@ -366,6 +295,8 @@ class PostgresStore::PgTxn final : public Txn {
     return Status::Ok();
   }
 
+  const std::vector<std::string>& ReplacedCompartments() const override { return replaced_; }
+
   const Status& failure() const { return failure_; }
   bool retry() const { return retry_; }
 
@@ -378,6 +309,7 @@ class PostgresStore::PgTxn final : public Txn {
   PgConnection& c_;
   Status failure_;
   bool retry_ = false;
+  std::vector<std::string> replaced_;
 };
 
 // ---- Open / Close ----------------------------------------------------------
@@ -406,8 +338,13 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
 Status PostgresStore::Start() {
   GM_ASSIGN_OR_RETURN(intern_conn_, PgConnection::Open(options_.url));
   GM_ASSIGN_OR_RETURN(schema_before_, Migrate(*intern_conn_, options_.schema_version));
-  pool_ = std::make_unique<Pool>();
-  return pool_->Open(options_.url, options_.connections);
+  // A broken session (the server restarted, the network broke) is
+  // reconnected in place when leased; if that fails, its statement fails with
+  // a transient error (503).
+  pool_ = std::make_unique<Pool>([](PgConnection& c) {
+    if (c.broken()) (void)c.Reconnect();
+  });
+  return pool_->Open(options_.connections, [&] { return PgConnection::Open(options_.url); });
 }
 
 void PostgresStore::Close() {
@@ -512,7 +449,8 @@ Result<int64_t> PostgresStore::InternParam(const std::string& type, const std::s
   return pid;
 }
 
-Status PostgresStore::PutVersion(PgConnection& c, const PutRequest& req) {
+Status PostgresStore::PutVersion(PgConnection& c, const PutRequest& req,
+                                 std::vector<std::string>* replaced) {
   GM_RETURN_IF_ERROR(ValidatePut(req));
   const ResourceVersion& r = req.resource;
   bool exists = false;
@@ -551,7 +489,7 @@ Status PostgresStore::PutVersion(PgConnection& c, const PutRequest& req) {
                                {KeyValue(rid), KeyValue(r.version), KeyValue(r.last_updated_us),
                                 KeyValue(int64_t(r.deleted)), OptText(patient), KeyValue(kinds)})
                            );
-    GM_RETURN_IF_ERROR(ClearIndex(c, rid, old_kinds));
+    GM_RETURN_IF_ERROR(ClearIndex(c, rid, old_kinds, replaced));
   } else {
     GM_ASSIGN_OR_RETURN(
         PgResult res,
@@ -572,7 +510,8 @@ Status PostgresStore::PutVersion(PgConnection& c, const PutRequest& req) {
   return InsertIndex(c, rid, r.type, patient, req);
 }
 
-Status PostgresStore::ClearIndex(PgConnection& c, int64_t rid, int64_t kinds) {
+Status PostgresStore::ClearIndex(PgConnection& c, int64_t rid, int64_t kinds,
+                                 std::vector<std::string>* replaced) {
   static constexpr std::pair<Kind, const char*> kDeletes[] = {
       {Kind::kToken, "DELETE FROM idx_token WHERE rid = $1"},
       {Kind::kString, "DELETE FROM idx_string WHERE rid = $1"},
@@ -589,7 +528,9 @@ Status PostgresStore::ClearIndex(PgConnection& c, int64_t rid, int64_t kinds) {
     GM_RETURN_IF_ERROR(c.Run(sql, {KeyValue(rid)}));
   }
   if (kinds & kCompartmentBit) {
-    GM_RETURN_IF_ERROR(c.Run("DELETE FROM compartment WHERE rid = $1", {KeyValue(rid)}));
+    GM_ASSIGN_OR_RETURN(PgResult gone, c.Query("DELETE FROM compartment WHERE rid = $1 RETURNING patient",
+                                               {KeyValue(rid)}));
+    for (int i = 0; replaced != nullptr && i < gone.rows(); ++i) replaced->push_back(gone.Text(i, 0));
   }
   return Status::Ok();
 }

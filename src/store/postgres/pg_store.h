@@ -50,6 +50,7 @@
 #include <tuple>
 #include <vector>
 
+#include "store/pool.h"
 #include "store/postgres/pg_connection.h"
 #include "store/store.h"
 
@@ -108,7 +109,7 @@ class PostgresStore final : public Store {
   int schema_version_before() const { return schema_before_; }
 
  private:
-  class Pool;
+  using Pool = ConnectionPool<PgConnection>;
   class PgTxn;
   using PidKey = std::tuple<std::string, std::string, int>;
 
@@ -117,9 +118,11 @@ class PostgresStore final : public Store {
   int64_t NowUs() const;
   Result<int64_t> InternParam(const std::string& type, const std::string& param, int kind);
   Result<QueryPage> RunQuery(PgConnection& c, const Query& query, size_t limit, bool with_json);
-  Status PutVersion(PgConnection& c, const PutRequest& request);
+  // replaced: the compartments of the version it replaces (Txn::ReplacedCompartments).
+  Status PutVersion(PgConnection& c, const PutRequest& request, std::vector<std::string>* replaced);
   Status ReindexVersion(PgConnection& c, const PutRequest& request);
-  Status ClearIndex(PgConnection& c, int64_t rid, int64_t kinds);
+  Status ClearIndex(PgConnection& c, int64_t rid, int64_t kinds,
+                    std::vector<std::string>* replaced = nullptr);
   Status InsertIndex(PgConnection& c, int64_t rid, const std::string& type,
                      const std::optional<std::string>& patient, const PutRequest& request);
 

@@ -32,11 +32,6 @@ constexpr std::string_view kHistoryTag = "history";
 constexpr std::string_view kInstanceHistoryTag = "history-instance";
 constexpr std::string_view kCompartmentTag = "compartment";
 
-Status Closed() {
-  return Status::Error(ErrorCategory::kUnavailable, "GM-STORE-021", "transient",
-                       "The store is closed");
-}
-
 Status NotDurable(const Status& cause) {
   return Status::Error(
       ErrorCategory::kUnavailable, "GM-STORE-020", "transient",
@@ -140,69 +135,6 @@ Status FetchJson(Connection& c, std::vector<Row>& rows) {
 
 // ---- Reader pool -----------------------------------------------------------
 
-class SqliteStore::ReaderPool {
- public:
-  class Lease {
-   public:
-    Lease(ReaderPool* pool, Connection* c) : pool_(pool), c_(c) {}
-    Lease(Lease&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), c_(o.c_) {}
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (pool_ != nullptr) pool_->Return(c_);
-    }
-    Connection& operator*() const { return *c_; }
-    Connection* operator->() const { return c_; }
-
-   private:
-    ReaderPool* pool_;
-    Connection* c_;
-  };
-
-  Status Open(const std::string& path, size_t n, const std::string& vfs) {
-    for (size_t i = 0; i < std::max<size_t>(n, 1); ++i) {
-      GM_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c,
-                          Connection::Open(path, SQLITE_OPEN_READONLY, vfs));
-      sqlite3_busy_timeout(c->db(), kBusyTimeoutMs);
-      GM_RETURN_IF_ERROR(c->Exec("PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY"));
-      free_.push_back(c.get());
-      all_.push_back(std::move(c));
-    }
-    return Status::Ok();
-  }
-
-  Result<Lease> Acquire() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return closed_ || !free_.empty(); });
-    if (closed_) return Closed();
-    Connection* c = free_.back();
-    free_.pop_back();
-    return Lease(this, c);
-  }
-
-  // Refuses new leases, waits for outstanding ones, closes the connections.
-  void Close() {
-    std::unique_lock<std::mutex> l(mu_);
-    closed_ = true;
-    cv_.notify_all();
-    cv_.wait(l, [&] { return free_.size() == all_.size(); });
-    free_.clear();
-    all_.clear();
-  }
-
- private:
-  void Return(Connection* c) {
-    std::lock_guard<std::mutex> l(mu_);
-    free_.push_back(c);
-    cv_.notify_all();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
-  bool closed_ = false;
-};
-
 // ---- Write transaction -----------------------------------------------------
 
 class SqliteStore::WriteTxn final : public Txn {
@@ -222,7 +154,8 @@ class SqliteStore::WriteTxn final : public Txn {
   }
 
   Status Put(const PutRequest& request) override {
-    Status s = s_.PutVersion(request);
+    replaced_.clear();
+    Status s = s_.PutVersion(request, &replaced_);
     if (!s.ok() && failure_.ok()) failure_ = s;
     return s;
   }
@@ -256,6 +189,8 @@ class SqliteStore::WriteTxn final : public Txn {
   // The first failed Put or Reindex (other than a Reindex conflict, which
   // stages nothing), if any: the fn's changes are discarded even if it
   // returns Ok, since its staged state would be incomplete.
+  const std::vector<std::string>& ReplacedCompartments() const override { return replaced_; }
+
   const Status& failure() const { return failure_; }
 
  private:
@@ -276,6 +211,7 @@ class SqliteStore::WriteTxn final : public Txn {
 
   SqliteStore& s_;
   Status failure_;
+  std::vector<std::string> replaced_;
 };
 
 // ---- Open / Close ----------------------------------------------------------
@@ -333,7 +269,14 @@ Status SqliteStore::Start() {
   GM_ASSIGN_OR_RETURN(synchronous_, w.QueryText("PRAGMA synchronous"));
 
   readers_ = std::make_unique<ReaderPool>();
-  GM_RETURN_IF_ERROR(readers_->Open(path_, options_.reader_connections, internal_.vfs));
+  GM_RETURN_IF_ERROR(readers_->Open(
+      options_.reader_connections, [&]() -> Result<std::unique_ptr<Connection>> {
+        GM_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c,
+                            Connection::Open(path_, SQLITE_OPEN_READONLY, internal_.vfs));
+        sqlite3_busy_timeout(c->db(), kBusyTimeoutMs);
+        GM_RETURN_IF_ERROR(c->Exec("PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY"));
+        return c;
+      }));
 
   GM_ASSIGN_OR_RETURN(checkpoint_conn_,
                       Connection::Open(path_, SQLITE_OPEN_READWRITE, internal_.vfs));
@@ -582,7 +525,7 @@ Result<int64_t> SqliteStore::InternParam(const std::string& type, const std::str
   return pid;
 }
 
-Status SqliteStore::PutVersion(const PutRequest& req) {
+Status SqliteStore::PutVersion(const PutRequest& req, std::vector<std::string>* replaced) {
   GM_RETURN_IF_ERROR(ValidatePut(req));
   Connection& w = *writer_conn_;
   const ResourceVersion& r = req.resource;
@@ -641,7 +584,7 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
     bind_patient(st, 5);
     st.Bind(6, kinds);
     GM_RETURN_IF_ERROR(st.Run());
-    GM_RETURN_IF_ERROR(ClearIndex(rid, old_kinds));
+    GM_RETURN_IF_ERROR(ClearIndex(rid, old_kinds, replaced));
   } else {
     GM_ASSIGN_OR_RETURN(
         Statement st,
@@ -678,7 +621,7 @@ Status SqliteStore::PutVersion(const PutRequest& req) {
   return InsertIndex(rid, r.type, req);
 }
 
-Status SqliteStore::ClearIndex(int64_t rid, int64_t kinds) {
+Status SqliteStore::ClearIndex(int64_t rid, int64_t kinds, std::vector<std::string>* replaced) {
   Connection& w = *writer_conn_;
   using Kind = IndexEntry::Kind;
   static constexpr std::pair<Kind, const char*> kDeletes[] = {
@@ -699,9 +642,14 @@ Status SqliteStore::ClearIndex(int64_t rid, int64_t kinds) {
     GM_RETURN_IF_ERROR(del.Run());
   }
   if (kinds & kCompartmentBit) {
-    GM_ASSIGN_OR_RETURN(Statement del, w.Prepare("DELETE FROM compartment WHERE rid = ?1"));
+    GM_ASSIGN_OR_RETURN(Statement del,
+                        w.Prepare("DELETE FROM compartment WHERE rid = ?1 RETURNING patient"));
     del.Bind(1, rid);
-    GM_RETURN_IF_ERROR(del.Run());
+    for (;;) {
+      GM_ASSIGN_OR_RETURN(bool row, del.Step());
+      if (!row) break;
+      if (replaced != nullptr) replaced->push_back(del.Text(0));
+    }
   }
   return Status::Ok();
 }

@@ -52,6 +52,7 @@
 #include <tuple>
 #include <vector>
 
+#include "store/pool.h"
 #include "store/sqlite/connection.h"
 #include "store/store.h"
 
@@ -105,7 +106,7 @@ class SqliteStore final : public Store {
 
  private:
   class WriteTxn;
-  class ReaderPool;
+  using ReaderPool = ConnectionPool<Connection>;
   struct WriteRequest {
     const std::function<Status(Txn&)>* fn = nullptr;
     Status result;
@@ -120,10 +121,11 @@ class SqliteStore final : public Store {
   void WriterLoop();
   void RunBatch(std::vector<WriteRequest*>& batch);
   Status RunFn(WriteRequest& req);
-  Status PutVersion(const PutRequest& request);
+  // replaced: the compartments of the version it replaces (see Txn::ReplacedCompartments).
+  Status PutVersion(const PutRequest& request, std::vector<std::string>* replaced);
   Status ReindexVersion(const PutRequest& request);
   // Deletes the index and compartment rows of `rid` recorded in `kinds` (resource.kinds).
-  Status ClearIndex(int64_t rid, int64_t kinds);
+  Status ClearIndex(int64_t rid, int64_t kinds, std::vector<std::string>* replaced = nullptr);
   // Writes the index and compartment rows of request for `rid`.
   Status InsertIndex(int64_t rid, const std::string& type, const PutRequest& request);
   Result<int64_t> InternParam(const std::string& type, const std::string& param, int kind);
